@@ -110,6 +110,106 @@ def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str
     click.echo(f"wrote {n_children} children and {n_households} households to {out}")
 
 
+def weights_option(func):
+    return click.option("--weights", "weights_file", default=None, metavar="FILE",
+                        help="Scorer weights (TOML); `matcher weights` prints the defaults.")(func)
+
+
+def load_world(children: str, households: str, as_of: str | None, weights_file: str | None):
+    """Validate the files and the weights, then build the query world."""
+    from .weights import load_weights
+    from .world import World
+
+    weights = load_weights(weights_file)
+    region, day = load_region(children, households, as_of)
+    return World.from_region(region, day, weights)
+
+
+@cli.command()
+@region_options
+@click.option("--child", "child_id", default=None, help="Rank households for the unit holding this child.")
+@click.option("--household", "household_id", default=None, help="Rank units for this household.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@weights_option
+def rank(children, households, as_of, child_id, household_id, top, fmt, weights_file) -> None:
+    """The best households for a child's unit, or the best units for a household."""
+    from .output import dumps
+    from .queries import rank_for_child, rank_for_household
+
+    if (child_id is None) == (household_id is None):
+        raise InputError(Problem("command line", None, "--child/--household", None,
+                                 "exactly one of --child ID or --household ID"))
+    world = load_world(children, households, as_of, weights_file)
+    result = rank_for_child(world, child_id, top) if child_id else rank_for_household(world, household_id, top)
+    if fmt == "json":
+        click.echo(dumps(result))
+    else:
+        from .tables import print_rank
+
+        print_rank(result)
+
+
+@cli.command("why-not")
+@region_options
+@click.option("--child", "child_id", required=True)
+@click.option("--household", "household_id", required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@weights_option
+def why_not_command(children, households, as_of, child_id, household_id, fmt, weights_file) -> None:
+    """Every hard rule that excludes the pair, or its score if none does."""
+    from .output import dumps
+    from .queries import why_not
+
+    world = load_world(children, households, as_of, weights_file)
+    result = why_not(world, child_id, household_id)
+    if fmt == "json":
+        click.echo(dumps(result))
+        return
+    who = f"unit {result['unit_id']} ({', '.join(result['child_ids'])}) and household {household_id}"
+    if result["eligible"]:
+        click.echo(f"{who}: eligible, score {result['score']:.1f}")
+        for reason in result["reasons"]:
+            click.echo(f"  - {reason}")
+    else:
+        click.echo(f"{who}: not eligible")
+        for v in result["violations"]:
+            click.echo(f"  rule {v['rule']}: {v['message']}")
+
+
+@cli.command()
+@region_options
+@click.option("--out", "out", required=True, metavar="FILE", help="Output file (.csv or .parquet).")
+@weights_option
+def scores(children, households, as_of, out, weights_file) -> None:
+    """Every feasible unit-household pair with its score, weight and factors."""
+    from .output import check_out_path, progress_printer, write_frame
+    from .queries import all_scores
+    from .results import scores_frame
+
+    path = check_out_path(out)
+    world = load_world(children, households, as_of, weights_file)
+    advance, stop = progress_printer(len(world.waiting_unit_rows), "scoring units")
+    try:
+        pair_scores = all_scores(world, progress=advance)
+    finally:
+        if stop:
+            stop()
+    frame = scores_frame(world, pair_scores)
+    write_frame(frame, path)
+    click.echo(f"wrote {frame.height} feasible pairs to {out}", err=True)
+
+
+@cli.command("weights")
+@click.option("--weights", "weights_file", default=None, metavar="FILE", help="Show these weights instead.")
+def weights_command(weights_file) -> None:
+    """Print the scorer weights (defaults, or a file's) as TOML, with a
+    sentence for each."""
+    from .weights import describe_weights, load_weights
+
+    click.echo(describe_weights(load_weights(weights_file)))
+
+
 @cli.command()
 @click.option("--out", "out", default="demo-output", show_default=True, metavar="DIR",
               help="Folder for the demo region and its report.")

@@ -1,0 +1,118 @@
+"""Approved adopter households as numeric arrays."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from matcher.schema import NEEDS
+
+from ._base import EncoderMixin
+from .codes import HERITAGE_BITS, SEX_BITS, mask_of_list
+from .geo import unit_vectors
+
+HOUSEHOLD_FEATURES: tuple[str, ...] = (
+    "min_children", "max_children", "min_age_months", "max_age_months", "sexes_mask",
+    *(f"accept_{n}" for n in NEEDS), *(f"consider_{n}" for n in NEEDS),
+    "heritage_mask", "promote_mask", "dual_approved", "accepts_direct_contact", "youngest_child_months",
+    "lat", "lon", "max_travel_km", "days_since_approval", "agency_code", "vaa", "approved",
+)
+
+
+@dataclass(frozen=True)
+class HouseholdArrays:
+    """Encoded households, one entry per row of the households file."""
+
+    household_ids: np.ndarray
+    matrix: np.ndarray
+    names: tuple[str, ...]
+    xyz: np.ndarray
+    accept: np.ndarray  # (n, 6) int8
+    consider: np.ndarray  # (n, 6) int8
+
+    def __len__(self) -> int:
+        return len(self.household_ids)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.matrix[:, self.names.index(name)]
+
+    def int_column(self, name: str) -> np.ndarray:
+        return self.column(name).astype(np.int64)
+
+    def bool_column(self, name: str) -> np.ndarray:
+        return self.column(name) != 0
+
+    def take(self, rows: np.ndarray) -> HouseholdArrays:
+        """The households at ``rows`` only."""
+        return HouseholdArrays(self.household_ids[rows], self.matrix[rows], self.names, self.xyz[rows],
+                               self.accept[rows], self.consider[rows])
+
+
+class HouseholdEncoder(EncoderMixin):
+    """Encode households as one row of numbers each.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The date the households' wait since approval is measured at.
+    agencies : tuple of str or None
+        The agency vocabulary shared with the unit encoder. Learned from the
+        households when None.
+
+    Per household: approved unit size and age range, sexes (bit mask), the
+    accept and consider level of each need, own heritage and heritage it
+    can promote (bit masks; a household can promote its own heritage),
+    dual approval, direct contact, age of the youngest child at home (NaN
+    when none), location, travel limit (NaN when none given), days since
+    approval, agency, whether the agency is voluntary, and whether the
+    household is approved (rule 1).
+    """
+
+    def __init__(self, *, as_of: dt.date, agencies: tuple[str, ...] | None = None):
+        self.as_of = as_of
+        self.agencies = agencies
+
+    def fit(self, X: pl.DataFrame, y=None) -> HouseholdEncoder:
+        if not isinstance(self.as_of, dt.date):
+            raise ValueError(f"as_of must be a datetime.date; got as_of={self.as_of!r} instead")
+        self.agencies_ = tuple(self.agencies) if self.agencies is not None else tuple(sorted(X["agency_id"].unique()))
+        self.feature_names_out_ = np.array(HOUSEHOLD_FEATURES, dtype=object)
+        return self
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        self._check_fitted()
+        return self.feature_names_out_.copy()
+
+    def transform(self, X: pl.DataFrame) -> np.ndarray:
+        return self.encode(X).matrix
+
+    def encode(self, X: pl.DataFrame) -> HouseholdArrays:
+        """Encode to :class:`HouseholdArrays`."""
+        self._check_fitted()
+        agency_codes = {a: i for i, a in enumerate(self.agencies_)}
+        heritage = mask_of_list(X["ethnicities"], HERITAGE_BITS)
+        promote = mask_of_list(X["can_promote"], HERITAGE_BITS) | heritage
+        frame = X.select(
+            "min_children", "max_children", "min_age_months", "max_age_months",
+            pl.Series("sexes_mask", mask_of_list(X["sexes"], SEX_BITS)),
+            *(pl.col(f"accept_{n}") for n in NEEDS), *(pl.col(f"consider_{n}") for n in NEEDS),
+            pl.Series("heritage_mask", heritage),
+            pl.Series("promote_mask", promote),
+            "dual_approved", "accepts_direct_contact", "youngest_child_months", "lat", "lon", "max_travel_km",
+            (pl.lit(self.as_of) - pl.col("approval_date")).dt.total_days().alias("days_since_approval"),
+            pl.col("agency_id").replace_strict(agency_codes, default=-1, return_dtype=pl.Int64).alias("agency_code"),
+            (pl.col("agency_type") == "vaa").alias("vaa"),
+            (pl.col("status") == "approved").alias("approved"),
+        )
+        matrix = frame.cast(pl.Float64).to_numpy()
+        return HouseholdArrays(
+            household_ids=X["household_id"].to_numpy(),
+            matrix=matrix,
+            names=HOUSEHOLD_FEATURES,
+            xyz=unit_vectors(X["lat"].to_numpy(), X["lon"].to_numpy()),
+            accept=X.select(f"accept_{n}" for n in NEEDS).to_numpy().astype(np.int8),
+            consider=X.select(f"consider_{n}" for n in NEEDS).to_numpy().astype(np.int8),
+        )

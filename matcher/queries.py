@@ -1,0 +1,229 @@
+"""Ranked-match queries and why-not, on a :class:`~matcher.world.World`."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.eligibility import RULE_FUNCTIONS, HouseholdTables, eligible
+from features.unit_encoder import UnitEncoder
+
+from .errors import LookupInputError
+from .explain import age_range_words, age_words, children_words, pair_reasons
+from .schema import LEVEL_LABELS, NEED_LABELS, NEEDS
+from .scorer import PairScores, score_pairs
+from .weights import FACTORS
+from .world import World
+
+BLOCK_PAIRS = 4_000_000  # pairs per eligibility block: bounds memory, keeps threads busy
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: int
+    child_id: str | None
+    message: str
+
+
+def _ranked(scores: PairScores, ids: np.ndarray, top: int | None) -> np.ndarray:
+    """Order of pairs: score high to low, ties by id ascending."""
+    order = np.lexsort((ids, -scores.score))
+    return order if top is None else order[:top]
+
+
+def _results(world: World, scores: PairScores, order: np.ndarray) -> list[dict]:
+    out = []
+    for i in order:
+        u, h = int(scores.units[i]), int(scores.households[i])
+        out.append({
+            "unit_id": str(world.unit_arrays.unit_ids[u]),
+            "child_ids": world.children_of(u)["child_id"].to_list(),
+            "household_id": str(world.household_arrays.household_ids[h]),
+            "score": float(scores.score[i]),
+            "weight": int(scores.weight[i]),
+            "fee": int(scores.fee[i]),
+            "factors": {name: float(scores.contributions[i, k]) for k, name in enumerate(FACTORS)},
+            "reasons": pair_reasons(world, u, h, scores.contributions[i], int(scores.fee[i]),
+                                    float(scores.distance_km[i])),
+        })
+    return out
+
+
+def rank_for_child(world: World, child_id: str, top: int | None = 10) -> dict:
+    """The best households for the unit holding ``child_id``."""
+    row = world.unit_row(child_id)
+    kids = world.children_of(row)
+    not_waiting = kids.filter(kids["status"] != "waiting")
+    if not_waiting.height:
+        first = not_waiting.row(0, named=True)
+        raise LookupInputError(f"child {first['child_id']} is {first['status']}, not waiting: only waiting "
+                               "children are ranked (why-not explains a pair)")
+    rows = np.array([row])
+    households = np.flatnonzero(eligible(world.unit_arrays, rows, world.tables)[0])
+    scores = score_pairs(world.unit_arrays, world.household_arrays, np.full(len(households), row), households,
+                         world.weights)
+    order = _ranked(scores, world.household_arrays.household_ids[households], top)
+    return {
+        "unit_id": str(world.unit_arrays.unit_ids[row]),
+        "child_ids": kids["child_id"].to_list(),
+        "eligible_households": int(len(households)),
+        "results": [{k: v for k, v in r.items() if k not in ("unit_id", "child_ids")}
+                    for r in _results(world, scores, order)],
+    }
+
+
+def rank_for_household(world: World, household_id: str, top: int | None = 10) -> dict:
+    """The best units for one household."""
+    row = world.household_row(household_id)
+    status = world.households["status"][row]
+    if status != "approved":
+        raise LookupInputError(f"household {household_id} is {status}, not approved: only approved households "
+                               "are ranked")
+    tables = HouseholdTables.build(world.household_arrays.take(np.array([row])))
+    all_units = np.arange(len(world.unit_arrays))
+    units = np.flatnonzero(eligible(world.unit_arrays, all_units, tables)[:, 0])
+    scores = score_pairs(world.unit_arrays, world.household_arrays, units, np.full(len(units), row), world.weights)
+    order = _ranked(scores, world.unit_arrays.unit_ids[units], top)
+    return {
+        "household_id": household_id,
+        "eligible_units": int(len(units)),
+        "results": [{k: v for k, v in r.items() if k != "household_id"} for r in _results(world, scores, order)],
+    }
+
+
+def eligible_pairs(world: World, unit_rows: np.ndarray | None = None, workers: int = 2,
+                   progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Every eligible (unit row, household row) pair, units in ``unit_rows``
+    (default: every waiting unit), in unit then household order."""
+    rows = world.waiting_unit_rows if unit_rows is None else np.asarray(unit_rows, dtype=np.int64)
+    tables = world.tables
+    per_block = max(1, BLOCK_PAIRS // max(1, tables.n_households))
+    blocks = [rows[i:i + per_block] for i in range(0, len(rows), per_block)]
+
+    def run(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        u, h = np.nonzero(eligible(world.unit_arrays, block, tables))
+        if progress is not None:
+            progress(len(block))
+        return block[u], h.astype(np.int64)
+
+    if workers > 1 and len(blocks) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(run, blocks))
+    else:
+        parts = [run(b) for b in blocks]
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def all_scores(world: World, unit_rows: np.ndarray | None = None, workers: int = 2, progress=None) -> PairScores:
+    """Scores of every eligible pair (see :func:`eligible_pairs`)."""
+    u, h = eligible_pairs(world, unit_rows, workers, progress)
+    return score_pairs(world.unit_arrays, world.household_arrays, u, h, world.weights)
+
+
+def _child_units(world: World, unit_row: int):
+    """Each child of a unit encoded as a unit of one, for attributing a
+    broken rule to the child who breaks it (same rule functions)."""
+    kids = world.children_of(unit_row).with_columns(world.children_of(unit_row)["child_id"].alias("unit_id"))
+    return UnitEncoder(as_of=world.as_of, agencies=world.agencies).fit(kids).encode(kids), kids
+
+
+def violations(world: World, unit_row: int, household_row: int) -> list[Violation]:
+    """Every hard rule the pair breaks, each attributed to a child where the
+    rule is about one child, in rule order."""
+    tables = HouseholdTables.build(world.household_arrays.take(np.array([household_row])))
+    unit = np.array([unit_row])
+    broken = [n for n, rule in RULE_FUNCTIONS.items() if not rule(world.unit_arrays, unit, tables)[0, 0]]
+    if not broken:
+        return []
+    singles, kids = _child_units(world, unit_row)
+    h = world.household_arrays
+    household = world.households.row(household_row, named=True)
+    out: list[Violation] = []
+    for n in broken:
+        culprits = [i for i in range(kids.height) if not RULE_FUNCTIONS[n](singles, np.array([i]), tables)[0, 0]] \
+            if n in (1, 3, 4, 5, 6) else []
+        if n == 1:
+            for i in culprits:
+                if kids["status"][i] != "waiting":
+                    out.append(Violation(1, kids["child_id"][i], f"{kids['child_id'][i]} is {kids['status'][i]}, "
+                                                                 "not waiting: only waiting children are proposed"))
+            if household["status"] != "approved":
+                out.append(Violation(1, None, f"household {household['household_id']} is {household['status']}, "
+                                              "not approved: only approved households are proposed"))
+        elif n == 2:
+            lo, hi = household["min_children"], household["max_children"]
+            approved = children_words(lo) if lo == hi else f"{lo}–{hi} children"
+            size = kids.height
+            what = "a single child" if size == 1 else f"a sibling group of {size} placed together"
+            out.append(Violation(2, None, f"approved for {approved}; this is {what}"))
+        elif n == 3:
+            for i in culprits:
+                child, age = kids["child_id"][i], kids["age_months"][i]
+                lo, hi = household["min_age_months"], household["max_age_months"]
+                if not lo <= age <= hi:
+                    out.append(Violation(3, child, f"{child} is {age_words(age)} ({age} months); approved for ages "
+                                                   f"{age_range_words(lo, hi)} ({lo}–{hi} months)"))
+                if kids["sex"][i] not in household["sexes"]:
+                    sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in household["sexes"])
+                    out.append(Violation(3, child, f"{child} is a {'girl' if kids['sex'][i] == 'F' else 'boy'}; "
+                                                   f"approved for {sexes} only"))
+        elif n == 4:
+            for i in culprits:
+                child = kids["child_id"][i]
+                for k, need in enumerate(NEEDS):
+                    level, limit = int(singles.needs[i, k]), int(h.consider[household_row, k])
+                    if level > limit:
+                        out.append(Violation(4, child, f"{child} has {LEVEL_LABELS[level]} {NEED_LABELS[need]} "
+                                                       f"({level}); the household would consider up to "
+                                                       f"{LEVEL_LABELS[limit]} ({limit})"))
+        elif n == 5:
+            for i in culprits:
+                child = kids["child_id"][i]
+                if kids["early_permanence"][i] and not household["dual_approved"]:
+                    out.append(Violation(5, child, f"{child}'s plan is early permanence (fostering for adoption); "
+                                                   "the household is not dual-approved"))
+                if kids["contact_plan"][i] == "direct" and not household["accepts_direct_contact"]:
+                    out.append(Violation(5, child, f"{child}'s plan includes direct contact; the household has "
+                                                   "not said it accepts direct contact"))
+        elif n == 6:
+            from features.geo import haversine_km
+
+            for i in culprits:
+                child = kids["child_id"][i]
+                km = float(haversine_km(kids["birth_family_lat"][i], kids["birth_family_lon"][i],
+                                        household["lat"], household["lon"]))
+                out.append(Violation(6, child, f"the household lives {km:.1f} km from {child}'s birth family; "
+                                               f"the safety distance is {kids['min_distance_km'][i]:g} km"))
+        elif n == 7:
+            absent = kids.filter(kids["status"] != "waiting")["child_id"].to_list()
+            out.append(Violation(7, None, "this sibling group is to be placed together, and "
+                                          f"{', '.join(absent)} cannot be placed now, so the group cannot be"))
+    return out
+
+
+def why_not(world: World, child_id: str, household_id: str) -> dict:
+    """The contract's why-not answer for one child and one household."""
+    unit_row = world.unit_row(child_id)
+    household_row = world.household_row(household_id)
+    found = violations(world, unit_row, household_row)
+    score = None
+    result = {}
+    if not found:
+        scores = score_pairs(world.unit_arrays, world.household_arrays, np.array([unit_row]),
+                             np.array([household_row]), world.weights)
+        score = float(scores.score[0])
+        result = _results(world, scores, np.array([0]))[0]
+    return {
+        "unit_id": str(world.unit_arrays.unit_ids[unit_row]),
+        "child_ids": world.children_of(unit_row)["child_id"].to_list(),
+        "household_id": household_id,
+        "eligible": not found,
+        "violations": [{"rule": v.rule, "child_id": v.child_id, "message": v.message} for v in found],
+        "score": score,
+        **({"factors": result["factors"], "reasons": result["reasons"], "fee": result["fee"],
+            "weight": result["weight"]} if result else {}),
+    }

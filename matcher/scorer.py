@@ -1,0 +1,117 @@
+"""The explainable compatibility score: a pure function of encoded arrays
+and a frozen :class:`~matcher.weights.Weights`.
+
+Each factor has a fit in [0, 1]; its contribution is fit x its weight (points
+out of 100), and the score is the sum of the contributions, so the score is
+in [0, 100] and the explanation is the contributions themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.geo import km_of_chord_squared
+from features.household_encoder import HouseholdArrays
+from features.unit_encoder import UnitArrays
+
+from .weights import FACTORS, Weights
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Scores of unit-household pairs given as index arrays."""
+
+    units: np.ndarray  # unit row per pair
+    households: np.ndarray  # household row per pair
+    contributions: np.ndarray  # (n, len(FACTORS)) points per factor
+    score: np.ndarray  # (n,) sum of contributions, in [0, 100]
+    weight: np.ndarray  # (n,) int64, the coefficient propose maximises
+    fee: np.ndarray  # (n,) int64 inter-agency fee
+    distance_km: np.ndarray  # (n,)
+
+    def factor(self, name: str) -> np.ndarray:
+        return self.contributions[:, FACTORS.index(name)]
+
+
+def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
+                weights: Weights) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Fit in [0, 1] of every factor for pairs (u[i], h[i]); also returns the
+    fee and the distance of each pair."""
+    uc, hc = units.column, households.column
+    size = uc("size")[u]
+
+    excess = np.maximum(units.needs[u].astype(np.int16) - households.accept[h].astype(np.int16), 0).sum(axis=1)
+    needs = np.clip(1.0 - weights.needs_step * excess, 0.0, 1.0)
+
+    child_heritage = units.int_column("heritage_mask")[u]
+    own = households.int_column("heritage_mask")[h]
+    promote = households.int_column("promote_mask")[h]
+    n_codes = np.bitwise_count(child_heritage)
+    shared = np.bitwise_count(child_heritage & own)
+    promoted = np.bitwise_count(child_heritage & promote & ~own)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        heritage = np.where(n_codes > 0, (shared + weights.promote_credit * promoted) / np.maximum(n_codes, 1),
+                            weights.unrecorded_heritage_fit)
+
+    siblings = np.clip(1.0 - (hc("max_children")[h] - size) / 3.0, 0.0, 1.0)
+
+    low, high = hc("min_age_months")[h], hc("max_age_months")[h]
+    middle = (uc("age_min_months")[u] + uc("age_max_months")[u]) / 2.0
+    age_fit = np.clip(1.0 - np.abs(middle - (low + high) / 2.0) / ((high - low) / 2.0 + 12.0), 0.0, 1.0)
+
+    youngest_home = hc("youngest_child_months")[h]
+    gap = youngest_home - uc("age_max_months")[u]
+    age_gap = np.where(np.isnan(youngest_home), 1.0, np.clip(gap / weights.age_gap_months, 0.0, 1.0))
+
+    diff = units.xyz[u] - households.xyz[h]
+    distance_km = km_of_chord_squared(np.einsum("ij,ij->i", diff, diff))
+    limit = hc("max_travel_km")[h]
+    limit = np.where(np.isnan(limit) | (limit <= 0), weights.default_travel_km, limit)
+    ratio = distance_km / limit
+    distance = np.where(ratio <= 1.0, 1.0 - 0.3 * ratio, np.clip(0.7 * (2.0 - ratio), 0.0, 0.7))
+
+    dual = hc("dual_approved")[h] != 0
+    planned = uc("early_permanence")[u] != 0
+    early_permanence = np.where(dual & ~planned, 1.0 - weights.dual_reserve, 1.0)
+
+    care = uc("days_since_care")[u]
+    order = np.nan_to_num(uc("days_since_placement_order")[u], nan=0.0)
+    child_wait = 0.5 * np.clip(care / (2 * weights.care_threshold_days), 0.0, 1.0) + \
+        0.5 * np.clip(order / (2 * weights.order_threshold_days), 0.0, 1.0)
+
+    household_wait = np.clip(hc("days_since_approval")[h] / weights.approval_full_days, 0.0, 1.0)
+
+    fee_table = np.array((0, *weights.fees_by_size), dtype=np.int64)
+    sizes = np.minimum(size.astype(np.int64), len(weights.fees_by_size))
+    different_agency = uc("agency_code")[u] != hc("agency_code")[h]
+    fee = np.where(different_agency, fee_table[sizes], 0)
+    top_fee = max(weights.fees_by_size) or 1
+    fee_fit = 1.0 - fee / (2.0 * top_fee)
+
+    fits = {
+        "needs": needs, "heritage": heritage, "siblings": siblings, "age_fit": age_fit, "age_gap": age_gap,
+        "distance": distance, "early_permanence": early_permanence, "child_wait": child_wait,
+        "household_wait": household_wait, "fee": fee_fit,
+    }
+    return fits, fee, distance_km
+
+
+def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
+                weights: Weights) -> PairScores:
+    """Score pairs (u[i], h[i]) of unit and household rows.
+
+    Contributions are rounded to 4 decimals and the score is their sum, so
+    the factor columns of every output add up to its score.
+    """
+    u = np.asarray(u, dtype=np.int64)
+    h = np.asarray(h, dtype=np.int64)
+    fits, fee, distance_km = factor_fits(units, households, u, h, weights)
+    contributions = np.empty((len(u), len(FACTORS)), dtype=np.float64)
+    for i, name in enumerate(FACTORS):
+        contributions[:, i] = np.round(fits[name] * weights.factors[name], 4)
+    score = np.round(contributions.sum(axis=1), 4)
+    overdue = np.clip(units.column("days_since_care")[u] / (2 * weights.care_threshold_days), 0.0, 1.0)
+    link_weight = np.rint(10.0 * score * units.column("size")[u] * (1.0 + weights.wait_boost * overdue))
+    return PairScores(u, h, contributions, score, link_weight.astype(np.int64), fee.astype(np.int64), distance_km)

@@ -1,0 +1,148 @@
+"""The scorer's weights: defaults, their reasons, and loading from TOML."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+
+from .errors import InputError, Problem
+
+FACTORS: tuple[str, ...] = (
+    "needs", "heritage", "siblings", "age_fit", "age_gap", "distance",
+    "early_permanence", "child_wait", "household_wait", "fee",
+)
+
+FACTOR_REASONS: dict[str, str] = {
+    "needs": "Needs above what the household accepts (but within what it would consider) lower the fit, "
+             "by a quarter per level above; within accept levels it is full.",
+    "heritage": "Sharing the child's heritage gives full credit per heritage; heritage the household is "
+                "assessed as able to promote gives most of it. Never a filter (Children and Families Act 2014).",
+    "siblings": "Households approved for more children than the unit has are kept for sibling groups, "
+                "which wait longest: the fit falls by a third per unused place.",
+    "age_fit": "Children whose ages sit in the middle of the approved age range fit best.",
+    "age_gap": "Best practice keeps an adopted child at least two years younger than the youngest child "
+               "already at home; smaller gaps lower the fit, an older adopted child gets none.",
+    "distance": "Introductions are easier close by: full credit near home, falling to 70% at the "
+                "household's travel limit (or the default) and to nothing at twice it.",
+    "early_permanence": "Dual-approved carers are scarce: using one for a child without an early-permanence "
+                        "plan halves this factor.",
+    "child_wait": "Children waiting longer come first: half from days since entering care against twice the "
+                  "scorecard A1 threshold (426 days), half from days since the placement order against twice "
+                  "A2 (121 days).",
+    "household_wait": "Adopters approved longer ago come first; full credit after a year.",
+    "fee": "An inter-agency fee (27,000 / 43,000 / 54,000 for 1 / 2 / 3 children) lowers the fit, down to "
+           "half at the largest fee; no fee within the child's own agency.",
+}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Frozen scorer configuration. Factor weights are points out of 100;
+    weights that do not add up to 100 are scaled so that they do."""
+
+    factors: dict[str, float] = field(default_factory=lambda: {
+        "needs": 16.0, "heritage": 12.0, "siblings": 8.0, "age_fit": 6.0, "age_gap": 6.0,
+        "distance": 10.0, "early_permanence": 4.0, "child_wait": 18.0, "household_wait": 6.0, "fee": 14.0,
+    })
+    needs_step: float = 0.25
+    promote_credit: float = 0.8
+    unrecorded_heritage_fit: float = 0.5
+    age_gap_months: float = 24.0
+    default_travel_km: float = 100.0
+    dual_reserve: float = 0.5
+    care_threshold_days: float = 426.0
+    order_threshold_days: float = 121.0
+    approval_full_days: float = 365.0
+    fees_by_size: tuple[int, ...] = (27_000, 43_000, 54_000)
+    wait_boost: float = 1.0
+
+    def __post_init__(self):
+        total = sum(self.factors.values())
+        if set(self.factors) != set(FACTORS):
+            raise ValueError(f"factors must be exactly {list(FACTORS)}; got {sorted(self.factors)}")
+        if any(v < 0 for v in self.factors.values()) or total <= 0:
+            raise ValueError("factor weights must be >= 0 and not all zero")
+        if abs(total - 100.0) > 1e-9:
+            object.__setattr__(self, "factors", {k: v * 100.0 / total for k, v in self.factors.items()})
+
+    def fee_for(self, size: int) -> int:
+        return int(self.fees_by_size[min(size, len(self.fees_by_size)) - 1])
+
+
+PARAMETER_REASONS: dict[str, str] = {
+    "needs_step": "Fit lost per need level above the household's accept level.",
+    "promote_credit": "Share of full heritage credit for heritage the household can promote but does not share.",
+    "unrecorded_heritage_fit": "Heritage fit when the child's heritage is refused or not yet obtained.",
+    "age_gap_months": "Gap to the youngest child at home that earns full age-gap credit.",
+    "default_travel_km": "Travel limit assumed when a household gives none.",
+    "dual_reserve": "Share of the early-permanence factor lost when a dual-approved household is used "
+                    "for a child without an early-permanence plan.",
+    "care_threshold_days": "Scorecard A1 threshold: entering care to placement (seed reports).",
+    "order_threshold_days": "Scorecard A2 threshold: placement order to match (seed reports).",
+    "approval_full_days": "Days since approval that earn full household-wait credit.",
+    "fees_by_size": "Inter-agency fee for 1, 2, 3 (or more) children (Rotherham 2016/17).",
+    "wait_boost": "Link weight multiplier for the longest-waiting children: weight = 10 x score x size x "
+                  "(1 + wait_boost x min(1, days since care / (2 x A1))).",
+}
+
+
+def load_weights(path: str | None) -> Weights:
+    """Defaults, overridden by a TOML file with a ``[factors]`` table and
+    top-level parameters. Unknown keys and bad values are input errors."""
+    if path is None:
+        return Weights()
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError(Problem(path, None, None, None, "an existing weights file; no such file")) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(path, None, None, None, f"a TOML file ({exc})")) from None
+    defaults = Weights()
+    factors = dict(defaults.factors)
+    problems = []
+    for key, value in data.pop("factors", {}).items():
+        if key not in factors:
+            problems.append(Problem(path, None, f"factors.{key}", str(value), f"one of {', '.join(FACTORS)}"))
+        elif not isinstance(value, (int, float)) or value < 0:
+            problems.append(Problem(path, None, f"factors.{key}", str(value), "a number >= 0"))
+        else:
+            factors[key] = float(value)
+    params = {}
+    known = {f.name: f for f in dataclasses.fields(Weights) if f.name != "factors"}
+    for key, value in data.items():
+        if key not in known:
+            problems.append(Problem(path, None, key, str(value), f"one of factors, {', '.join(known)}"))
+        elif key == "fees_by_size":
+            if not (isinstance(value, list) and value and all(isinstance(v, int) and v >= 0 for v in value)):
+                problems.append(Problem(path, None, key, str(value), "a list of whole amounts >= 0"))
+            else:
+                params[key] = tuple(value)
+        elif not isinstance(value, (int, float)) or value < 0:
+            problems.append(Problem(path, None, key, str(value), "a number >= 0"))
+        else:
+            params[key] = float(value)
+    if sum(factors.values()) <= 0:
+        problems.append(Problem(path, None, "factors", None, "at least one factor weight above zero"))
+    if problems:
+        raise InputError(problems)
+    return Weights(factors=factors, **params)
+
+
+def describe_weights(weights: Weights) -> str:
+    """The defaults as TOML, each with a sentence saying why."""
+    lines = ["# matcher scorer weights (TOML). Factor weights are points out of 100.", "", "[factors]"]
+    for name in FACTORS:
+        lines.append(f"# {FACTOR_REASONS[name]}")
+        lines.append(f"{name} = {weights.factors[name]:g}")
+    lines.append("")
+    body = []
+    for f in dataclasses.fields(Weights):
+        if f.name == "factors":
+            continue
+        value = getattr(weights, f.name)
+        shown = "[" + ", ".join(str(v) for v in value) + "]" if isinstance(value, tuple) else f"{value:g}"
+        body += [f"# {PARAMETER_REASONS[f.name]}", f"{f.name} = {shown}"]
+    # TOML: top-level keys must come before the first table.
+    return "\n".join(lines[:1] + [""] + body + [""] + lines[2:])
