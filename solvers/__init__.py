@@ -1,0 +1,20 @@
+"""Array-level exact and constrained solvers for proposing links.
+
+Every function takes numpy arrays of allowed arcs (row, column, weight) and
+a frozen :class:`SolverConfig`, and returns a frozen result. OR-Tools is
+imported only when a solver runs, so importing this package is cheap.
+"""
+
+from ._results import AssignmentResult, MatchingResult, SolverConfig
+from .matching import BACKENDS, max_weight_matching
+from .validity import check_matching, matching_problems
+
+__all__ = [
+    "AssignmentResult",
+    "BACKENDS",
+    "MatchingResult",
+    "SolverConfig",
+    "check_matching",
+    "matching_problems",
+    "max_weight_matching",
+]

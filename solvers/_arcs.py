@@ -1,0 +1,163 @@
+"""Validation of arc arrays and conversion of weights to integer costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Above this many row x column cells a bitmap for the duplicate check would
+# cost more memory than sorting the arc keys.
+_BITMAP_CELLS = 1 << 28
+
+
+@dataclass(frozen=True)
+class Arcs:
+    """Validated arcs: int64 indices, original weights, problem size."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    weights: np.ndarray
+    n_rows: int
+    n_cols: int
+    integral: bool
+
+
+def _as_index(name: str, values) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} must have an integer dtype, got {array.dtype}")
+    return array.astype(np.int64, copy=False)
+
+
+def _size(name: str, given, indices: np.ndarray) -> int:
+    if given is None:
+        return int(indices.max()) + 1 if indices.size else 0
+    size = int(given)
+    if size < 0:
+        raise ValueError(f"n_{name} must be >= 0, got {given!r}")
+    if indices.size and indices.max() >= size:
+        raise ValueError(
+            f"{name} index {int(indices.max())} out of range for n_{name}={size}"
+        )
+    return size
+
+
+def validate_arcs(rows, cols, weights, n_rows=None, n_cols=None) -> Arcs:
+    """Check arc arrays and return them as int64 indices plus weights.
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: shape, dtype, length, range, NaN/inf or a
+        repeated (row, column) arc.
+    """
+    rows = _as_index("rows", rows)
+    cols = _as_index("cols", cols)
+    weights = np.asarray(weights)
+    if weights.ndim != 1:
+        raise ValueError(f"weights must be 1-D, got shape {weights.shape}")
+    if not (len(rows) == len(cols) == len(weights)):
+        raise ValueError(
+            "rows, cols and weights must have the same length, got "
+            f"{len(rows)}, {len(cols)} and {len(weights)}"
+        )
+    if weights.dtype == bool or not (
+        np.issubdtype(weights.dtype, np.integer)
+        or np.issubdtype(weights.dtype, np.floating)
+    ):
+        if weights.size:
+            raise ValueError(f"weights must be int or float, got {weights.dtype}")
+        weights = weights.astype(np.int64)
+    integral = bool(np.issubdtype(weights.dtype, np.integer))
+    if integral:
+        weights = weights.astype(np.int64, copy=False)
+    else:
+        weights = weights.astype(np.float64, copy=False)
+        finite = np.isfinite(weights)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise ValueError(f"weights must be finite, got {weights[bad]} at arc {bad}")
+    for name, indices in (("rows", rows), ("cols", cols)):
+        if indices.size and indices.min() < 0:
+            bad = int(np.argmin(indices))
+            raise ValueError(f"{name} index must be >= 0, got {indices[bad]} at arc {bad}")
+    n_rows = _size("rows", n_rows, rows)
+    n_cols = _size("cols", n_cols, cols)
+    _reject_repeated_arcs(rows, cols, n_cols, n_rows)
+    return Arcs(rows, cols, weights, n_rows, n_cols, integral)
+
+
+def _reject_repeated_arcs(rows, cols, n_cols: int, n_rows: int) -> None:
+    if rows.size < 2:
+        return
+    keys = rows * n_cols + cols
+    if n_rows * n_cols <= _BITMAP_CELLS:
+        seen = np.zeros(n_rows * n_cols, dtype=bool)
+        seen[keys] = True
+        if np.count_nonzero(seen) == keys.size:
+            return
+        order = np.argsort(keys, kind="stable")
+    else:
+        order = np.argsort(keys)
+    sorted_keys = keys[order]
+    repeats = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+    if repeats.size:
+        arc = int(order[repeats[0] + 1])
+        raise ValueError(
+            f"repeated arc (row {int(rows[arc])}, col {int(cols[arc])}) at arc {arc}"
+        )
+
+
+def as_index_array(name: str, values, length: int | None = None) -> np.ndarray:
+    """Return ``values`` as a 1-D int64 array, checking dtype and length."""
+    array = _as_index(name, values)
+    if length is not None and len(array) != length:
+        raise ValueError(f"{name} must have length {length}, got {len(array)}")
+    return array
+
+
+def integer_costs(weights: np.ndarray, integral: bool, limit: int) -> tuple[np.ndarray, float]:
+    """Return int64 costs for ``weights`` and the scale used.
+
+    Integer weights are kept as they are (scale 1) and must satisfy
+    ``max|w| <= limit``. Float weights are multiplied by the largest power of
+    two that keeps ``max|w| * scale <= limit`` (and within double precision),
+    then rounded; a power of two keeps the scaling itself exact.
+
+    Raises
+    ------
+    ValueError
+        If integer weights are too large for the solver to stay exact.
+    """
+    if weights.size == 0:
+        return np.zeros(0, dtype=np.int64), 1.0
+    largest = float(np.abs(weights).max())
+    if integral:
+        if largest > limit:
+            raise ValueError(
+                f"integer weights up to {largest:.0f} in magnitude would overflow "
+                f"the solver (limit {limit} for this size)"
+            )
+        return weights.astype(np.int64, copy=False), 1.0
+    if largest == 0.0:
+        return np.zeros(weights.size, dtype=np.int64), 1.0
+    # Past 2**53 a double cannot hold more digits, so a bigger scale gains nothing.
+    target = min(float(limit), 2.0**53)
+    scale = 2.0 ** np.floor(np.log2(target / largest))
+    return np.rint(weights * scale).astype(np.int64), float(scale)
+
+
+def total(weights: np.ndarray, integral: bool) -> int | float:
+    """Sum of ``weights`` as a Python int (integer weights) or float."""
+    if integral:
+        return int(weights.sum(dtype=np.int64)) if weights.size else 0
+    return float(weights.sum()) if weights.size else 0.0
+
+
+def pairs_of(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Stack rows and cols into a (k, 2) int64 array sorted by row, column."""
+    order = np.lexsort((cols, rows))
+    return np.column_stack((rows[order], cols[order])).astype(np.int64, copy=False)

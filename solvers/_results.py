@@ -1,0 +1,97 @@
+"""Frozen configuration and result types shared by every solver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Settings passed to every solver.
+
+    Parameters
+    ----------
+    time_limit_s : float
+        Wall-clock limit for solvers that can stop early (CP-SAT). The exact
+        graph algorithms ignore it: they always run to optimality.
+    workers : int
+        Search workers for CP-SAT.
+    seed : int
+        Random seed for CP-SAT.
+    """
+
+    time_limit_s: float = 60.0
+    workers: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s!r}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers!r}")
+
+
+@dataclass(frozen=True)
+class MatchingResult:
+    """Outcome of an exact (b-)matching.
+
+    Attributes
+    ----------
+    pairs : numpy.ndarray
+        int64 array of shape (k, 2): row, column of each chosen arc, sorted
+        by row then column.
+    objective : int or float
+        Sum of the chosen weights (int when the weights are integers).
+    status : str
+        Always ``"optimal"``: the exact solvers either prove optimality or
+        raise.
+    wall_time_s : float
+        Time spent inside the call, validation included.
+    backend : str
+        Name of the algorithm that produced the answer.
+    """
+
+    pairs: np.ndarray
+    objective: int | float
+    status: str
+    wall_time_s: float
+    backend: str
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """Outcome of an assignment with side constraints (CP-SAT).
+
+    Attributes
+    ----------
+    arcs : numpy.ndarray
+        int64 indices (into the input arc arrays) of the chosen arcs, sorted.
+    pairs : numpy.ndarray
+        int64 array of shape (k, 2): row, column of each chosen arc, in the
+        order of ``arcs``.
+    objective : int or float
+        Sum of the original weights of the chosen arcs (0 when none).
+    bound : int or float
+        Best proven upper bound on the objective, in the weights' units.
+        ``nan`` when the solver proved nothing (status ``"unknown"`` or
+        ``"infeasible"``).
+    gap : float
+        ``(bound - objective) / max(1, |bound|)``; 0 when optimal, ``nan``
+        when there is no solution.
+    status : str
+        ``"optimal"``, ``"feasible"`` (time limit hit with a solution),
+        ``"infeasible"`` (proved: ``arcs`` is empty) or ``"unknown"`` (time
+        limit hit with no solution: ``arcs`` is empty).
+    wall_time_s : float
+        Time spent inside the call.
+    """
+
+    arcs: np.ndarray
+    pairs: np.ndarray
+    objective: int | float
+    bound: int | float
+    gap: float
+    status: str
+    wall_time_s: float

@@ -1,0 +1,146 @@
+"""max_weight_matching: exact optimum, valid output, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from scipy.optimize import linear_sum_assignment
+
+from solvers import BACKENDS, MatchingResult, SolverConfig, max_weight_matching
+
+from .brute_force import best_matching_value
+from .helpers import assert_valid_matching
+from .strategies import ArcSet, arc_sets, dense_matrices
+
+EXACT_BACKENDS = [name for name in BACKENDS]
+FAST = settings(max_examples=60, deadline=None)
+
+
+def solve(arcs: ArcSet, backend: str) -> MatchingResult:
+    return max_weight_matching(
+        arcs.rows, arcs.cols, arcs.weights,
+        n_rows=arcs.n_rows, n_cols=arcs.n_cols, backend=backend,
+    )
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+class TestEveryBackend:
+    """One battery, run by every back end."""
+
+    @FAST
+    @given(arcs=arc_sets())
+    def test_equals_brute_force(self, backend, arcs):
+        result = solve(arcs, backend)
+        assert_valid_matching(result, arcs)
+        assert result.status == "optimal"
+        expected = best_matching_value(arcs.rows, arcs.cols, arcs.weights)
+        assert result.objective == pytest.approx(expected, abs=1e-6 * max(1, len(result.pairs)))
+
+    @FAST
+    @given(matrix=dense_matrices())
+    def test_equals_scipy_on_dense(self, backend, matrix):
+        n_rows, n_cols = matrix.shape
+        rows, cols = np.indices(matrix.shape).reshape(2, -1)
+        arcs = ArcSet(rows, cols, matrix.ravel(), n_rows, n_cols)
+        result = solve(arcs, backend)
+        assert_valid_matching(result, arcs)
+        # Clipping at zero lets scipy "use" an arc that is really left unmatched.
+        r, c = linear_sum_assignment(np.maximum(matrix, 0), maximize=True)
+        expected = np.maximum(matrix, 0)[r, c].sum()
+        assert result.objective == pytest.approx(expected, abs=1e-6 * max(1, len(r)))
+
+    def test_empty_input(self, backend):
+        empty = np.zeros(0, np.int64)
+        result = max_weight_matching(empty, empty, np.zeros(0), backend=backend)
+        assert result.pairs.shape == (0, 2)
+        assert result.objective == 0.0
+
+    def test_only_non_positive_weights_give_empty_matching(self, backend):
+        result = max_weight_matching(
+            np.array([0, 1]), np.array([1, 0]), np.array([0, -3]), backend=backend
+        )
+        assert result.pairs.shape == (0, 2)
+        assert result.objective == 0 and isinstance(result.objective, int)
+
+    def test_large_float_weights_stay_accurate(self, backend):
+        rng = np.random.default_rng(4)
+        matrix = rng.uniform(0, 1e9, size=(30, 40))
+        rows, cols = np.indices(matrix.shape).reshape(2, -1)
+        result = max_weight_matching(rows, cols, matrix.ravel(), backend=backend)
+        r, c = linear_sum_assignment(matrix, maximize=True)
+        assert result.objective == pytest.approx(matrix[r, c].sum(), rel=1e-12)
+
+    def test_large_integer_weights_are_exact(self, backend):
+        weights = np.array([2**40 + 1, 2**40, 2**40 - 5], dtype=np.int64)
+        result = max_weight_matching(
+            np.array([0, 0, 1]), np.array([0, 1, 0]), weights, backend=backend
+        )
+        assert result.objective == 2**41 - 5
+
+
+def test_known_answer_prefers_two_pairs_over_heaviest_arc():
+    result = max_weight_matching(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([5, 4, 3]))
+    assert result.pairs.tolist() == [[0, 1], [1, 0]]
+    assert result.objective == 7
+
+
+def test_result_is_frozen():
+    result = max_weight_matching(np.array([0]), np.array([0]), np.array([1.5]))
+    with pytest.raises(AttributeError):
+        result.objective = 0  # type: ignore[misc]
+
+
+def test_sparse_instance_with_many_arcs_matches_scipy():
+    rng = np.random.default_rng(11)
+    n = 300
+    mask = rng.random((n, n)) < 0.05
+    matrix = np.where(mask, rng.integers(1, 1000, size=(n, n)), 0)
+    rows, cols = np.nonzero(mask)
+    for backend in EXACT_BACKENDS:
+        result = max_weight_matching(rows, cols, matrix[rows, cols], backend=backend)
+        r, c = linear_sum_assignment(matrix, maximize=True)
+        assert result.objective == matrix[r, c].sum()
+
+
+def test_config_is_accepted_and_frozen():
+    config = SolverConfig(time_limit_s=1.0)
+    result = max_weight_matching(np.array([0]), np.array([0]), np.array([2]), config=config)
+    assert result.objective == 2
+    with pytest.raises(AttributeError):
+        config.seed = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "weights", "sizes", "message"),
+    [
+        ([0, 1], [0], [1, 2], {}, "same length"),
+        ([[0]], [0], [1], {}, "1-D"),
+        ([0], [0], [[1]], {}, "1-D"),
+        ([-1], [0], [1], {}, "rows index must be >= 0"),
+        ([0], [-2], [1], {}, "cols index must be >= 0"),
+        ([3], [0], [1], {"n_rows": 3}, "out of range"),
+        ([0], [5], [1], {"n_cols": 2}, "out of range"),
+        ([0, 0], [1, 1], [1, 2], {}, "repeated arc"),
+        ([0], [0], [np.nan], {}, "finite"),
+        ([0], [0], [np.inf], {}, "finite"),
+        ([0.0], [0], [1], {}, "integer dtype"),
+        ([0], [True], [1], {}, "integer dtype"),
+        ([0], [0], ["a"], {}, "int or float"),
+    ],
+)
+def test_bad_arrays_raise_value_error(rows, cols, weights, sizes, message):
+    with pytest.raises(ValueError, match=message):
+        max_weight_matching(np.array(rows), np.array(cols), np.array(weights), **sizes)
+
+
+def test_repeated_arc_found_on_large_sparse_grid():
+    rows = np.array([5, 99_999, 5])
+    cols = np.array([70_000, 1, 70_000])
+    with pytest.raises(ValueError, match="repeated arc"):
+        max_weight_matching(rows, cols, np.array([1, 2, 3]), n_rows=100_000, n_cols=100_000)
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="backend"):
+        max_weight_matching(np.array([0]), np.array([0]), np.array([1]), backend="simplex")
