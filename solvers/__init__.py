@@ -6,6 +6,7 @@ imported only when a solver runs, so importing this package is cheap.
 """
 
 from ._results import AssignmentResult, MatchingResult, SolverConfig
+from .b_matching import b_matching
 from .matching import BACKENDS, max_weight_matching
 from .validity import check_matching, matching_problems
 
@@ -14,6 +15,7 @@ __all__ = [
     "BACKENDS",
     "MatchingResult",
     "SolverConfig",
+    "b_matching",
     "check_matching",
     "matching_problems",
     "max_weight_matching",
