@@ -7,6 +7,7 @@ imported only when a solver runs, so importing this package is cheap.
 
 from ._results import AssignmentResult, MatchingResult, SolverConfig
 from .b_matching import b_matching
+from .constrained import constrained_assignment
 from .matching import BACKENDS, max_weight_matching
 from .validity import check_matching, matching_problems
 
@@ -17,6 +18,7 @@ __all__ = [
     "SolverConfig",
     "b_matching",
     "check_matching",
+    "constrained_assignment",
     "matching_problems",
     "max_weight_matching",
 ]

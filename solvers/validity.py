@@ -7,7 +7,7 @@ import numpy as np
 
 def matching_problems(
     pairs, objective, rows, cols, weights, *, row_capacity=None, col_capacity=None,
-    tolerance: float = 1e-6,
+    tolerance: float = 1e-6, positive_only: bool = True,
 ) -> list[str]:
     """List every rule a proposed (b-)matching breaks.
 
@@ -22,7 +22,11 @@ def matching_problems(
     row_capacity, col_capacity : array_like of int, optional
         Uses allowed per row / column; 1 each when omitted (a matching).
     tolerance : float
-        Allowed difference between ``objective`` and the recomputed sum.
+        Allowed relative difference between ``objective`` and the
+        recomputed sum.
+    positive_only : bool
+        Whether choosing an arc of weight <= 0 counts as a problem (it does
+        for the exact solvers; fixed links may have any weight).
 
     Returns
     -------
@@ -55,7 +59,7 @@ def matching_problems(
     total = weights[chosen].sum() if chosen else 0
     if abs(float(total) - float(objective)) > tolerance * max(1.0, abs(float(total))):
         problems.append(f"objective {objective} differs from the chosen weights' sum {total}")
-    if np.any(weights[chosen] <= 0) if chosen else False:
+    if positive_only and chosen and np.any(weights[chosen] <= 0):
         problems.append("an arc of weight <= 0 is chosen")
     return problems
 
