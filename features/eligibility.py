@@ -125,10 +125,16 @@ def rule_5_permanence_contact(units: UnitArrays, rows: np.ndarray, tables: House
     return tables.permanence_contact_ok[code]
 
 
-def rule_6_safety_distance(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
+def rule_6_safety_distance(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables,
+                           candidates: np.ndarray | None = None) -> np.ndarray:
     """Rule 6: the household is at least each child's ``min_distance_km``
-    from that child's birth family (great-circle, 1 mm tolerance)."""
-    mask = np.ones((len(rows), tables.n_households), dtype=bool)
+    from that child's birth family (great-circle, 1 mm tolerance).
+
+    With ``candidates`` (a mask of the same shape), pairs already excluded
+    are left as they are and only the rest are measured: the result is then
+    ``candidates & rule 6``.
+    """
+    mask = np.ones((len(rows), tables.n_households), dtype=bool) if candidates is None else candidates
     if len(units.safety_unit) == 0 or len(rows) == 0:
         return mask
     position = np.full(len(units), -1, dtype=np.int64)
@@ -141,9 +147,16 @@ def rule_6_safety_distance(units: UnitArrays, rows: np.ndarray, tables: Househol
     picked, pos = picked[order], pos[order]
     # chord^2 = 2 - 2 dot >= threshold  <=>  dot <= 1 - threshold / 2
     limit = 1.0 - chord_squared_of_km(np.maximum(units.safety_km[picked] - DISTANCE_TOLERANCE_KM, 0.0)) / 2.0
-    far_enough = (units.safety_xyz[picked] @ tables.xyz_t) <= limit[:, None]
-    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
-    mask[pos[starts]] = np.logical_and.reduceat(far_enough, starts, axis=0)
+    if candidates is None:
+        far_enough = (units.safety_xyz[picked] @ tables.xyz_t) <= limit[:, None]
+        starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+        mask[pos[starts]] = np.logical_and.reduceat(far_enough, starts, axis=0)
+        return mask
+    for child, at, most in zip(picked, pos, limit):
+        open_households = np.flatnonzero(mask[at])
+        if len(open_households):
+            dot = units.safety_xyz[child] @ tables.xyz_t[:, open_households]
+            mask[at, open_households] = dot <= most
     return mask
 
 
@@ -175,9 +188,7 @@ def eligible(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np
     mask &= rule_4_needs(units, rows, tables)
     mask &= rule_5_permanence_contact(units, rows, tables)
     mask &= rule_7_whole_group(units, rows, tables)
-    if len(units.safety_unit):
-        mask &= rule_6_safety_distance(units, rows, tables)
-    return mask
+    return rule_6_safety_distance(units, rows, tables, candidates=mask)
 
 
 def broken_rules(units: UnitArrays, row: int, tables: HouseholdTables, household: int) -> list[int]:

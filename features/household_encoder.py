@@ -47,8 +47,9 @@ class HouseholdArrays:
 
     def take(self, rows: np.ndarray) -> HouseholdArrays:
         """The households at ``rows`` only."""
-        return HouseholdArrays(self.household_ids[rows], self.matrix[rows], self.names, self.xyz[rows],
-                               self.accept[rows], self.consider[rows])
+        return HouseholdArrays(self.household_ids[rows], np.asfortranarray(self.matrix[rows]), self.names,
+                               np.asfortranarray(self.xyz[rows]), np.asfortranarray(self.accept[rows]),
+                               np.asfortranarray(self.consider[rows]))
 
 
 class HouseholdEncoder(EncoderMixin):
@@ -107,12 +108,12 @@ class HouseholdEncoder(EncoderMixin):
             (pl.col("agency_type") == "vaa").alias("vaa"),
             (pl.col("status") == "approved").alias("approved"),
         )
-        matrix = frame.cast(pl.Float64).to_numpy()
+        matrix = frame.cast(pl.Float64).to_numpy(order="fortran")
         return HouseholdArrays(
             household_ids=X["household_id"].to_numpy(),
             matrix=matrix,
             names=HOUSEHOLD_FEATURES,
-            xyz=unit_vectors(X["lat"].to_numpy(), X["lon"].to_numpy()),
-            accept=X.select(f"accept_{n}" for n in NEEDS).to_numpy().astype(np.int8),
-            consider=X.select(f"consider_{n}" for n in NEEDS).to_numpy().astype(np.int8),
+            xyz=np.asfortranarray(unit_vectors(X["lat"].to_numpy(), X["lon"].to_numpy())),
+            accept=np.asfortranarray(X.select(f"accept_{n}" for n in NEEDS).to_numpy().astype(np.int8)),
+            consider=np.asfortranarray(X.select(f"consider_{n}" for n in NEEDS).to_numpy().astype(np.int8)),
         )

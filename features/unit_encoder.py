@@ -137,15 +137,15 @@ class UnitEncoder(EncoderMixin):
             pl.col("agency_code").first(),
             pl.col("has_safety").sum().alias("safety_children"),
         )
-        matrix = units.select(UNIT_FEATURES).cast(pl.Float64).to_numpy()
+        matrix = units.select(UNIT_FEATURES).cast(pl.Float64).to_numpy(order="fortran")
         unit_row = kids.select(pl.col("unit_id").rle_id()).to_series().to_numpy()
         safety = kids.with_columns(pl.Series("unit_row", unit_row)).filter(pl.col("has_safety"))
         return UnitArrays(
             unit_ids=units["unit_id"].to_numpy(),
             matrix=matrix,
             names=UNIT_FEATURES,
-            xyz=unit_vectors(units["lat"].to_numpy(), units["lon"].to_numpy()),
-            needs=units.select(f"need_{n}" for n in NEEDS).to_numpy().astype(np.int8),
+            xyz=np.asfortranarray(unit_vectors(units["lat"].to_numpy(), units["lon"].to_numpy())),
+            needs=np.asfortranarray(units.select(f"need_{n}" for n in NEEDS).to_numpy().astype(np.int8)),
             safety_unit=safety["unit_row"].to_numpy().astype(np.int64),
             safety_xyz=unit_vectors(safety["birth_family_lat"].to_numpy(), safety["birth_family_lon"].to_numpy()),
             safety_km=safety["min_distance_km"].to_numpy().astype(np.float64),

@@ -102,8 +102,13 @@ def eligible_pairs(world: World, unit_rows: np.ndarray | None = None, workers: i
     per_block = max(1, BLOCK_PAIRS // max(1, tables.n_households))
     blocks = [rows[i:i + per_block] for i in range(0, len(rows), per_block)]
 
+    n_households = tables.n_households
+
     def run(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        u, h = np.nonzero(eligible(world.unit_arrays, block, tables))
+        # flatnonzero then split is several times faster than 2-D nonzero
+        flat = np.flatnonzero(eligible(world.unit_arrays, block, tables))
+        u = flat // n_households
+        h = flat - u * n_households
         if progress is not None:
             progress(len(block))
         return block[u], h.astype(np.int64)

@@ -38,43 +38,49 @@ class PairScores:
 def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
                 weights: Weights) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Fit in [0, 1] of every factor for pairs (u[i], h[i]); also returns the
-    fee and the distance of each pair."""
+    fee and the distance of each pair.
+
+    Every array read here is a contiguous column (the encoders store their
+    matrices column-major), gathered once per pair.
+    """
     uc, hc = units.column, households.column
     size = uc("size")[u]
 
-    excess = np.maximum(units.needs[u].astype(np.int16) - households.accept[h].astype(np.int16), 0).sum(axis=1)
+    excess = np.zeros(len(u), dtype=np.int8)
+    for k in range(units.needs.shape[1]):
+        excess += np.maximum(units.needs[:, k][u] - households.accept[:, k][h], 0)
     needs = np.clip(1.0 - weights.needs_step * excess, 0.0, 1.0)
 
     child_heritage = units.int_column("heritage_mask")[u]
     own = households.int_column("heritage_mask")[h]
-    promote = households.int_column("promote_mask")[h]
     n_codes = np.bitwise_count(child_heritage)
     shared = np.bitwise_count(child_heritage & own)
-    promoted = np.bitwise_count(child_heritage & promote & ~own)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        heritage = np.where(n_codes > 0, (shared + weights.promote_credit * promoted) / np.maximum(n_codes, 1),
-                            weights.unrecorded_heritage_fit)
+    promoted = np.bitwise_count(child_heritage & households.int_column("promote_mask")[h] & ~own)
+    heritage = np.where(n_codes > 0, (shared + weights.promote_credit * promoted) / np.maximum(n_codes, 1),
+                        weights.unrecorded_heritage_fit)
 
     siblings = np.clip(1.0 - (hc("max_children")[h] - size) / 3.0, 0.0, 1.0)
 
     low, high = hc("min_age_months")[h], hc("max_age_months")[h]
-    middle = (uc("age_min_months")[u] + uc("age_max_months")[u]) / 2.0
-    age_fit = np.clip(1.0 - np.abs(middle - (low + high) / 2.0) / ((high - low) / 2.0 + 12.0), 0.0, 1.0)
+    oldest = uc("age_max_months")[u]
+    middle = (uc("age_min_months")[u] + oldest) * 0.5
+    age_fit = np.clip(1.0 - np.abs(middle - (low + high) * 0.5) / ((high - low) * 0.5 + 12.0), 0.0, 1.0)
 
     youngest_home = hc("youngest_child_months")[h]
-    gap = youngest_home - uc("age_max_months")[u]
-    age_gap = np.where(np.isnan(youngest_home), 1.0, np.clip(gap / weights.age_gap_months, 0.0, 1.0))
+    age_gap = np.clip((youngest_home - oldest) / weights.age_gap_months, 0.0, 1.0)
+    age_gap[np.isnan(youngest_home)] = 1.0
 
-    diff = units.xyz[u] - households.xyz[h]
-    distance_km = km_of_chord_squared(np.einsum("ij,ij->i", diff, diff))
+    dot = units.xyz[:, 0][u] * households.xyz[:, 0][h]
+    dot += units.xyz[:, 1][u] * households.xyz[:, 1][h]
+    dot += units.xyz[:, 2][u] * households.xyz[:, 2][h]
+    distance_km = km_of_chord_squared(np.maximum(2.0 - 2.0 * dot, 0.0))
     limit = hc("max_travel_km")[h]
-    limit = np.where(np.isnan(limit) | (limit <= 0), weights.default_travel_km, limit)
+    limit[~(limit > 0)] = weights.default_travel_km  # NaN (not given) or 0
     ratio = distance_km / limit
     distance = np.where(ratio <= 1.0, 1.0 - 0.3 * ratio, np.clip(0.7 * (2.0 - ratio), 0.0, 0.7))
 
-    dual = hc("dual_approved")[h] != 0
-    planned = uc("early_permanence")[u] != 0
-    early_permanence = np.where(dual & ~planned, 1.0 - weights.dual_reserve, 1.0)
+    early_permanence = np.ones(len(u))
+    early_permanence[(hc("dual_approved")[h] != 0) & (uc("early_permanence")[u] == 0)] = 1.0 - weights.dual_reserve
 
     care = uc("days_since_care")[u]
     order = np.nan_to_num(uc("days_since_placement_order")[u], nan=0.0)
@@ -84,11 +90,9 @@ def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     household_wait = np.clip(hc("days_since_approval")[h] / weights.approval_full_days, 0.0, 1.0)
 
     fee_table = np.array((0, *weights.fees_by_size), dtype=np.int64)
-    sizes = np.minimum(size.astype(np.int64), len(weights.fees_by_size))
-    different_agency = uc("agency_code")[u] != hc("agency_code")[h]
-    fee = np.where(different_agency, fee_table[sizes], 0)
-    top_fee = max(weights.fees_by_size) or 1
-    fee_fit = 1.0 - fee / (2.0 * top_fee)
+    fee = fee_table[np.minimum(size.astype(np.int64), len(weights.fees_by_size))]
+    fee[uc("agency_code")[u] == hc("agency_code")[h]] = 0
+    fee_fit = 1.0 - fee / (2.0 * (max(weights.fees_by_size) or 1))
 
     fits = {
         "needs": needs, "heritage": heritage, "siblings": siblings, "age_fit": age_fit, "age_gap": age_gap,
@@ -98,20 +102,34 @@ def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     return fits, fee, distance_km
 
 
+CHUNK = 1 << 16  # pairs scored at a time: temporaries stay in cache
+
+
 def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
                 weights: Weights) -> PairScores:
     """Score pairs (u[i], h[i]) of unit and household rows.
 
     Contributions are rounded to 4 decimals and the score is their sum, so
-    the factor columns of every output add up to its score.
+    the factor columns of every output add up to its score. Pairs are scored
+    in chunks so that temporaries stay small and in cache.
     """
     u = np.asarray(u, dtype=np.int64)
     h = np.asarray(h, dtype=np.int64)
-    fits, fee, distance_km = factor_fits(units, households, u, h, weights)
-    contributions = np.empty((len(u), len(FACTORS)), dtype=np.float64)
-    for i, name in enumerate(FACTORS):
-        contributions[:, i] = np.round(fits[name] * weights.factors[name], 4)
-    score = np.round(contributions.sum(axis=1), 4)
+    n = len(u)
+    # Contributions are kept in whole units of 1e-4 points while summing, so
+    # the score is exactly the sum of the rounded contributions.
+    contributions = np.empty((n, len(FACTORS)), dtype=np.float64, order="F")
+    fee = np.empty(n, dtype=np.int64)
+    distance_km = np.empty(n, dtype=np.float64)
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        fits, fee[start:stop], distance_km[start:stop] = factor_fits(units, households, u[start:stop],
+                                                                     h[start:stop], weights)
+        for k, name in enumerate(FACTORS):
+            contributions[start:stop, k] = np.rint(fits[name] * (weights.factors[name] * 1e4))
+    score = contributions.sum(axis=1)
+    score /= 1e4
+    contributions /= 1e4
     overdue = np.clip(units.column("days_since_care")[u] / (2 * weights.care_threshold_days), 0.0, 1.0)
     link_weight = np.rint(10.0 * score * units.column("size")[u] * (1.0 + weights.wait_boost * overdue))
-    return PairScores(u, h, contributions, score, link_weight.astype(np.int64), fee.astype(np.int64), distance_km)
+    return PairScores(u, h, contributions, score, link_weight.astype(np.int64), fee, distance_km)
