@@ -200,6 +200,55 @@ def scores(children, households, as_of, out, weights_file) -> None:
     click.echo(f"wrote {frame.height} feasible pairs to {out}", err=True)
 
 
+@cli.command()
+@region_options
+@click.option("--out", "out", required=True, metavar="FILE", help="Links file (.csv or .parquet).")
+@click.option("--budget", "budgets", multiple=True, metavar="AGENCY=AMOUNT",
+              help="Cap on a child's agency's total inter-agency fees (repeatable).")
+@click.option("--min-score", type=float, default=None, help="Propose no link scoring below this.")
+@click.option("--fix", "fixed", multiple=True, metavar="UNIT=HOUSEHOLD", help="A link that must be proposed.")
+@click.option("--exclude", "excluded", multiple=True, metavar="UNIT=HOUSEHOLD", help="A link never to propose.")
+@click.option("--sibling-contact-km", type=float, default=None,
+              help="Siblings placed apart go to households at most this far apart.")
+@click.option("--shortlist", type=int, default=None, help="Up to K households per unit and K units per household.")
+@click.option("--time-limit", type=float, default=60.0, show_default=True, help="CP-SAT time limit (seconds).")
+@click.option("--workers", type=int, default=2, show_default=True, help="CP-SAT search workers.")
+@click.option("--seed", type=int, default=0, show_default=True, help="CP-SAT random seed.")
+@weights_option
+def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
+            time_limit, workers, seed, weights_file) -> None:
+    """A batch proposal of links to explore, with a summary beside it."""
+    from .output import check_out_path, progress_printer, write_frame
+    from .propose import make_request, propose as run_proposal
+    from .proposal_report import proposal_summary
+    from .validity import InvalidProposal, check_validity
+
+    path = check_out_path(out)
+    request = make_request(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist, time_limit,
+                           workers, seed)
+    world = load_world(children, households, as_of, weights_file)
+    advance, stop = progress_printer(len(world.waiting_unit_rows), "scoring units")
+    try:
+        proposal = run_proposal(world, request, progress=advance)
+    finally:
+        if stop:
+            stop()
+    if proposal.status in ("infeasible", "unknown"):
+        raise InputError(Problem("command line", None, None, None,
+                                 f"a request that can be met; the solver says {proposal.status} (fixed links over "
+                                 "a budget, or too little time)"))
+    problems = check_validity(proposal, world)
+    if problems:
+        raise InvalidProposal(problems)
+    summary = proposal_summary(world, proposal)
+    summary_path = path.with_name(path.stem + ".summary.txt")
+    write_frame(proposal.links, path)
+    summary_path.write_text(summary, encoding="utf-8")
+    click.echo(summary, nl=False)
+    click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
+    click.echo(f"wrote {proposal.links.height} links to {out} and the summary to {summary_path}", err=True)
+
+
 @cli.command("weights")
 @click.option("--weights", "weights_file", default=None, metavar="FILE", help="Show these weights instead.")
 def weights_command(weights_file) -> None:

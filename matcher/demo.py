@@ -6,6 +6,7 @@ import datetime as dt
 import os
 
 import click
+import polars as pl
 
 from .generate import generate_region
 from .io import read_region, write_table
@@ -16,9 +17,36 @@ DEMO_CHILDREN = 400
 DEMO_HOUSEHOLDS = 600
 
 
+def _pick_children(world) -> list[tuple[str, str]]:
+    """A single infant, a group of three, and a child with complex needs,
+    each waiting (the first of each by id, so the demo is repeatable)."""
+    kids = world.children.filter(pl.col("status") == "waiting")
+    units = world.units.filter(pl.col("waiting"))
+    picks = []
+    infants = kids.join(units.filter(pl.col("size") == 1).select("unit_id"), on="unit_id").filter(
+        pl.col("age_months") < 12)
+    if infants.height:
+        picks.append(("a single infant", infants["child_id"][0]))
+    threes = units.filter(pl.col("size") == 3)
+    if threes.height:
+        picks.append(("a sibling group of three", threes["child_ids"][0][0]))
+    complex_needs = kids.filter(pl.max_horizontal(pl.col("^need_.*$")) == 3)
+    if complex_needs.height:
+        picks.append(("a child with complex needs", complex_needs["child_id"][0]))
+    return picks
+
+
 def run_demo(out: str, seed: int, as_of: dt.date) -> None:
-    """Generate a region into ``out``, validate it and print what matcher
-    finds; every file written is named at the end."""
+    """Generate a region into ``out``, validate it, run ranked queries and a
+    batch proposal, and say where every file is."""
+    from .output import write_frame
+    from .propose import make_request, propose
+    from .proposal_report import proposal_summary
+    from .queries import rank_for_child
+    from .tables import print_rank
+    from .validity import InvalidProposal, check_validity
+    from .world import World
+
     os.makedirs(out, exist_ok=True)
     kids, homes = generate_region(seed, DEMO_CHILDREN, DEMO_HOUSEHOLDS, as_of)
     children_path = os.path.join(out, "children.csv")
@@ -29,6 +57,32 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     region = read_region(children_path, households_path, as_of=as_of)
     click.echo("Validated against the contract:")
     click.echo(format_summary(region_summary(region, as_of)))
+
+    world = World.from_region(region, as_of)
+    for label, child_id in _pick_children(world):
+        click.echo("")
+        click.echo(f"Ranked query for {label} ({child_id}): matcher rank --child {child_id} --top 5")
+        print_rank(rank_for_child(world, child_id, top=5))
+
     click.echo("")
-    click.echo(f"Files: {os.path.abspath(children_path)}")
-    click.echo(f"       {os.path.abspath(households_path)}")
+    click.echo("Batch proposal: matcher propose --out " + os.path.join(out, "proposal.csv"))
+    proposal = propose(world, make_request())
+    problems = check_validity(proposal, world)
+    if problems:
+        raise InvalidProposal(problems)
+    links_path = os.path.join(out, "proposal.csv")
+    summary_path = os.path.join(out, "proposal.summary.txt")
+    from pathlib import Path
+
+    write_frame(proposal.links, Path(links_path))
+    summary = proposal_summary(world, proposal)
+    Path(summary_path).write_text(summary, encoding="utf-8")
+    lines = summary.splitlines()
+    shown = lines[:20]
+    click.echo("\n".join(shown))
+    if len(lines) > len(shown):
+        click.echo(f"... ({len(lines) - len(shown)} more lines in {summary_path})")
+    click.echo("")
+    click.echo("Files:")
+    for path in (children_path, households_path, links_path, summary_path):
+        click.echo(f"  {os.path.abspath(path)}")

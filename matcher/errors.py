@@ -28,7 +28,7 @@ class Problem:
         if self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
-            where += f", column {self.column}"
+            where += f", {'option' if self.file == 'command line' else 'column'} {self.column}"
         got = "" if self.value is None else f": got {self.value!r}"
         return f"{where}{got}; expected {self.expected}"
 

@@ -1,0 +1,113 @@
+"""The summary beside a proposal: what was proposed, what was not and why,
+fees by agency, and how the solver did."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from .explain import money
+from .world import World
+
+AGE_BANDS = ((0, 12, "under 1"), (12, 60, "1–4"), (60, 120, "5–9"), (120, 10_000, "10 and over"))
+NEED_BANDS = ("no additional needs", "mild needs", "moderate needs", "severe or complex needs")
+
+
+def _unit_table(world: World) -> pl.DataFrame:
+    arrays = world.unit_arrays
+    youngest = arrays.column("age_min_months")
+    band = np.select([(youngest >= lo) & (youngest < hi) for lo, hi, _ in AGE_BANDS],
+                     [name for _, _, name in AGE_BANDS], default="10 and over")
+    return pl.DataFrame({
+        "unit_id": arrays.unit_ids.astype(str),
+        "size": arrays.int_column("size"),
+        "age_band": band,
+        "need_band": np.array(NEED_BANDS)[arrays.needs.max(axis=1)],
+        "waiting": arrays.bool_column("waiting"),
+        "agency_id": world.units["agency_id"].to_numpy(),
+    })
+
+
+def unproposed_reasons(world: World, proposal) -> list[tuple[str, str]]:
+    """(unit_id, why) for every waiting unit left without a link."""
+    scores = proposal.candidates
+    links = proposal.links
+    taken_by = dict(zip(links["household_id"].to_list(), links["unit_id"].to_list()))
+    weight_of = dict(zip(links["unit_id"].to_list(), links["weight"].to_list()))
+    proposed = set(links["unit_id"].to_list())
+    eligible_by_unit: dict[int, list[tuple[str, int]]] = {}
+    hids = world.household_arrays.household_ids
+    for u, h, w in zip(scores.units.tolist(), scores.households.tolist(), scores.weight.tolist()):
+        eligible_by_unit.setdefault(u, []).append((str(hids[h]), w))
+    out = []
+    for row in world.waiting_unit_rows.tolist():
+        unit = str(world.unit_arrays.unit_ids[row])
+        if unit in proposed:
+            continue
+        options = eligible_by_unit.get(row, [])
+        if not options:
+            out.append((unit, "no eligible household at all"))
+            continue
+        free = [h for h, _ in options if h not in taken_by]
+        if not free:
+            best = sorted(options, key=lambda o: (-o[1], o[0]))[:3]
+            named = "; ".join(f"{h} went to {taken_by[h]} (weight {weight_of[taken_by[h]]} vs {w} here)"
+                              for h, w in best)
+            more = f" and {len(options) - 3} more" if len(options) > 3 else ""
+            out.append((unit, f"every one of its {len(options)} eligible households went to another unit in the "
+                              f"best overall proposal: {named}{more}"))
+        else:
+            reasons = []
+            if proposal.request.min_score is not None or proposal.request.excluded:
+                reasons.append("--min-score or --exclude")
+            if proposal.request.budgets:
+                reasons.append("an inter-agency fee budget")
+            if proposal.request.sibling_contact_km is not None:
+                reasons.append("--sibling-contact-km")
+            why = " or ".join(reasons) or "the solver's time limit"
+            out.append((unit, f"{len(free)} eligible household(s) left free ({', '.join(sorted(free)[:3])}"
+                              f"{'...' if len(free) > 3 else ''}) could not be used because of {why}"))
+    return out
+
+
+def proposal_summary(world: World, proposal) -> str:
+    """The summary as text. It holds nothing that changes between runs of
+    the same input (no times), so the file is byte-identical each time."""
+    units = _unit_table(world)
+    waiting = units.filter(pl.col("waiting"))
+    proposed = waiting.filter(pl.col("unit_id").is_in(proposal.links["unit_id"].unique().to_list()))
+    children_waiting = int(waiting["size"].sum())
+    children_proposed = int(proposed["size"].sum())
+    lines = []
+    kind = f"shortlist of up to {proposal.request.shortlist}" if proposal.request.shortlist else "proposal"
+    lines.append(f"Batch {kind} as of {world.as_of.isoformat()}: {proposal.links.height} links")
+    lines.append(f"Solver: {proposal.method}; status {proposal.status}; total weight {proposal.objective:,.0f}"
+                 + ("" if proposal.status == "optimal" else
+                    f"; bound {proposal.bound:,.0f}; gap {proposal.gap:.2%}"))
+    lines.append(f"Units proposed: {proposed.height} of {waiting.height} waiting "
+                 f"({children_proposed} of {children_waiting} children)")
+    sizes = sorted(set(waiting["size"].to_list()))
+    for title, column, order in (
+        ("by group size", "size", [(s, f"of {s}") for s in sizes]),
+        ("by age of youngest", "age_band", [(name, name) for _, _, name in AGE_BANDS]),
+        ("by highest need", "need_band", [(name, name) for name in NEED_BANDS]),
+    ):
+        got = dict(proposed.group_by(column).len().iter_rows())
+        of = dict(waiting.group_by(column).len().iter_rows())
+        parts = [f"{label}: {got.get(key, 0)}/{of[key]}" for key, label in order if of.get(key)]
+        lines.append(f"  {title}: " + ", ".join(parts))
+    lines.append("")
+    lines.append("Inter-agency fees by child's agency:")
+    fees = proposal.links.join(units.select("unit_id", "agency_id"), on="unit_id", how="left")
+    by_agency = dict(fees.group_by("agency_id").agg(pl.col("fee").sum()).iter_rows())
+    for agency in sorted(set(by_agency) | set(proposal.request.budgets)):
+        budget = proposal.request.budgets.get(agency)
+        spent = int(by_agency.get(agency, 0))
+        lines.append(f"  {agency}: {money(spent)}" + (f" of a {money(budget)} budget" if budget is not None else ""))
+    lines.append("")
+    reasons = unproposed_reasons(world, proposal) if not proposal.request.shortlist else []
+    if not proposal.request.shortlist:
+        lines.append(f"Units left unproposed: {len(reasons)}")
+        for unit, why in reasons:
+            lines.append(f"  {unit}: {why}")
+    return "\n".join(lines) + "\n"
