@@ -203,3 +203,12 @@ def markdown_table(table: Table) -> str:
             allowed += f" (default `{str(col.default).lower()}`)"
         lines.append(f"| {col.name} | {col.kind} | {'yes' if col.required else 'no'} | {allowed} | {col.meaning} |")
     return "\n".join(lines)
+
+
+def readme_tables() -> str:
+    """Both column tables, as they appear in the README."""
+    return "\n\n".join(f"### {t.name}\n\n{markdown_table(t)}" for t in TABLES.values()) + "\n"
+
+
+if __name__ == "__main__":  # python -m matcher.schema
+    print(readme_tables(), end="")
