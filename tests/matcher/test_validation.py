@@ -196,3 +196,17 @@ def test_bad_as_of_is_an_input_error(region_files, run_cli):
     assert status == 2 and "--as-of" in err
 
 
+
+
+@pytest.mark.parametrize("command", [["scores", "--out"], ["propose", "--out"], ["propose", "--shortlist", "2", "--out"]])
+def test_bad_input_to_commands_that_write_leaves_the_folder_unchanged(region_files, run_cli, tmp_path, command):
+    children, households = region_files
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "earlier.csv").write_text("kept\n", encoding="utf-8")
+    rewrite_cell(children, 3, "need_emotional", "7")
+    before = snapshot(out)
+    status, _, err = run_cli(*command, out / "new.csv", "--children", children, "--households", households,
+                             *AS_OF_ARG)
+    assert status == 2 and f"{line_of(3)}, column need_emotional" in err
+    assert snapshot(out) == before
