@@ -6,34 +6,41 @@ import time
 
 import numpy as np
 
-from . import _assignment, _flow
+from . import _assignment, _dense, _flow
 from ._arcs import pairs_of, total, validate_arcs
 from ._compact import compact_positive
 from ._results import MatchingResult, SolverConfig
 
-BACKENDS = ("auto", _flow.BACKEND, _assignment.BACKEND)
+BACKENDS = ("auto", _flow.BACKEND, _assignment.BACKEND, _dense.BACKEND)
+
+# The dense back end allocates two n_rows x n_cols matrices (12 bytes a cell).
+_DENSE_MAX_CELLS = 250_000_000
+# ... and pays off once this share of the cells are arcs.
+_DENSE_MIN_DENSITY = 0.05
 
 
-# Float weights are rounded to 1 / scale; the assignment back end's tighter
-# cost range is only used while that rounding stays this fine.
-_FLOAT_RESOLUTION = 1e-8
 
 
 def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
                    integral: bool) -> str:
-    """Pick the faster exact back end for a compacted input's shape.
+    """Pick the fastest exact back end for a compacted input's shape.
 
-    The assignment solver wins on dense inputs (many arcs per row), the
-    min-cost flow on sparse ones; see benchmarks/SOLVERS.md for the figures
-    behind the threshold. The assignment solver also has the narrower cost
-    range, so weights too large for it go to the min-cost flow.
+    Dense inputs (at least 5 % of the cells are arcs, at most 250 M cells)
+    go to scipy's dense assignment solver, everything else to the OR-Tools
+    min-cost flow; the OR-Tools assignment solver is kept for complete square
+    inputs whose integer weights are too large for float64. See
+    benchmarks/SOLVERS.md for the measurements behind these thresholds.
     """
     if n_rows == 0 or n_cols == 0:
         return _flow.BACKEND
-    density = n_arcs / (n_rows * n_cols)
-    limit = _assignment.cost_limit(_assignment.side_size(n_rows, n_cols, n_arcs))
-    fits = largest_weight <= limit if integral else largest_weight / limit <= _FLOAT_RESOLUTION
-    return _assignment.BACKEND if density >= 0.25 and fits else _flow.BACKEND
+    cells = n_rows * n_cols
+    if n_arcs >= _DENSE_MIN_DENSITY * cells and cells <= _DENSE_MAX_CELLS:
+        if _dense.fits(n_rows, n_cols, largest_weight, integral):
+            return _dense.BACKEND
+        limit = _assignment.cost_limit(_assignment.side_size(n_rows, n_cols, n_arcs))
+        if _assignment.is_complete_square(n_rows, n_cols, n_arcs) and largest_weight <= limit:
+            return _assignment.BACKEND
+    return _flow.BACKEND
 
 
 def max_weight_matching(
@@ -62,8 +69,9 @@ def max_weight_matching(
     config : SolverConfig, optional
         Accepted for a uniform signature; the exact algorithms need no
         limits.
-    backend : {"auto", "min_cost_flow", "linear_sum_assignment"}
-        Algorithm; ``"auto"`` chooses by the input's density.
+    backend : {"auto", "min_cost_flow", "linear_sum_assignment", "scipy_dense"}
+        Algorithm; ``"auto"`` chooses by the input's shape (see
+        :func:`choose_backend`).
 
     Returns
     -------
@@ -79,10 +87,11 @@ def max_weight_matching(
 
     Notes
     -----
-    Exact for integer weights. Float weights are scaled by a power of two
-    and rounded to int64, so the result is within ``1 / scale`` per pair of
-    the optimum (far below 1e-6 for weights of ordinary size); the objective
-    is summed from the original floats.
+    Exact for integer weights. For the OR-Tools back ends float weights are
+    scaled by a power of two and rounded to int64, so the result is within
+    ``1 / scale`` per pair of the optimum (far below 1e-6 for weights of
+    ordinary size); the scipy back end works in float64 directly. The
+    objective is always summed from the original weights.
 
     Examples
     --------
@@ -103,6 +112,8 @@ def max_weight_matching(
         backend = choose_backend(len(compact.rows), n_r, n_c, largest, arcs.integral)
     if compact.rows.size == 0:
         chosen = np.zeros(0, dtype=bool)
+    elif backend == _dense.BACKEND:
+        chosen = _dense.solve_dense(compact.rows, compact.cols, compact.weights, n_r, n_c)
     elif backend == _flow.BACKEND:
         ones_r, ones_c = np.ones(n_r, np.int64), np.ones(n_c, np.int64)
         chosen = _flow.solve_flow(
