@@ -130,7 +130,7 @@ def pair_reasons(world, unit_row: int, household_row: int, contributions: np.nda
     add("child_wait", f"waiting {care:.0f} days since entering care (A1 {weights.care_threshold_days:.0f})"
         + order_text)
     add("household_wait", f"household approved {h.column('days_since_approval')[household_row]:.0f} days ago")
-    add("fee", f"inter-agency fee {money(fee)}" if fee else "no inter-agency fee (same agency)")
+    add("agency_fee", f"inter-agency fee {money(fee)}" if fee else "no inter-agency fee (same agency)")
 
     waits = lines[-3:-1]  # child_wait, household_wait, added just before the fee
     fits = sorted(lines[1:-3] + lines[-1:], key=lambda item: -item[0])

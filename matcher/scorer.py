@@ -97,7 +97,7 @@ def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     fits = {
         "needs": needs, "heritage": heritage, "siblings": siblings, "age_fit": age_fit, "age_gap": age_gap,
         "distance": distance, "early_permanence": early_permanence, "child_wait": child_wait,
-        "household_wait": household_wait, "fee": fee_fit,
+        "household_wait": household_wait, "agency_fee": fee_fit,
     }
     return fits, fee, distance_km
 

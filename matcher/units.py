@@ -17,9 +17,10 @@ import polars as pl
 def age_in_months(date_of_birth: pl.Expr, as_of: dt.date) -> pl.Expr:
     """Whole calendar months completed at ``as_of``.
 
-    A month is completed on the day of the month the child was born on (a
-    child born on 31 January has completed one month on 3 March, not on
-    28 February), the same convention as ``dateutil.relativedelta``.
+    A month is completed on the day of the month the child was born on; in
+    a shorter month that has no such day, on the first of the next month (a
+    child born on 31 January has completed one month on 1 March, not on
+    28 February).
     """
     months = (as_of.year - date_of_birth.dt.year()) * 12 + (as_of.month - date_of_birth.dt.month())
     return (months - (date_of_birth.dt.day() > as_of.day).cast(pl.Int32)).cast(pl.Int32)

@@ -10,7 +10,7 @@ from .errors import InputError, Problem
 
 FACTORS: tuple[str, ...] = (
     "needs", "heritage", "siblings", "age_fit", "age_gap", "distance",
-    "early_permanence", "child_wait", "household_wait", "fee",
+    "early_permanence", "child_wait", "household_wait", "agency_fee",
 )
 
 FACTOR_REASONS: dict[str, str] = {
@@ -31,7 +31,7 @@ FACTOR_REASONS: dict[str, str] = {
                   "scorecard A1 threshold (426 days), half from days since the placement order against twice "
                   "A2 (121 days).",
     "household_wait": "Adopters approved longer ago come first; full credit after a year.",
-    "fee": "An inter-agency fee (27,000 / 43,000 / 54,000 for 1 / 2 / 3 children) lowers the fit, down to "
+    "agency_fee": "An inter-agency fee (27,000 / 43,000 / 54,000 for 1 / 2 / 3 children) lowers the fit, down to "
            "half at the largest fee; no fee within the child's own agency.",
 }
 
@@ -43,7 +43,7 @@ class Weights:
 
     factors: dict[str, float] = field(default_factory=lambda: {
         "needs": 16.0, "heritage": 12.0, "siblings": 8.0, "age_fit": 6.0, "age_gap": 6.0,
-        "distance": 10.0, "early_permanence": 4.0, "child_wait": 18.0, "household_wait": 6.0, "fee": 14.0,
+        "distance": 10.0, "early_permanence": 4.0, "child_wait": 18.0, "household_wait": 6.0, "agency_fee": 14.0,
     })
     needs_step: float = 0.25
     promote_credit: float = 0.8

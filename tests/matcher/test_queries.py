@@ -343,8 +343,13 @@ def test_why_not_json_has_the_contract_fields(tmp_path, run_cli):
             assert {v["rule"] for v in answer["violations"]} >= {1}
 
 
-def test_why_not_json_has_exactly_the_contract_keys(tmp_path, run_cli):
-    """CONTRACT.md spells out why-not's JSON; nothing more, nothing less."""
+WHY_NOT_EXTENSION = {"factors", "reasons", "fee", "weight"}
+
+
+def test_why_not_json_has_the_contract_keys_and_only_the_documented_extension(tmp_path, run_cli):
+    """CONTRACT.md spells out why-not's JSON; an eligible pair adds its
+    factors, reasons, fee and weight (the README documents the extension),
+    an ineligible one adds nothing."""
     children, households = write_region(tmp_path, seed=3, n_children=30, n_households=40)
     world = World.from_files(str(children), str(households), AS_OF)
     u, h = eligible_pairs(world, workers=1)
@@ -358,4 +363,6 @@ def test_why_not_json_has_exactly_the_contract_keys(tmp_path, run_cli):
                                    AS_OF.isoformat(), "--child", child_id, "--household", household_id,
                                    "--format", "json")
         assert status == 0, err
-        assert set(json.loads(out)) == WHY_NOT_KEYS
+        answer = json.loads(out)
+        expected = WHY_NOT_KEYS | (WHY_NOT_EXTENSION if answer["eligible"] else set())
+        assert set(answer) == expected
