@@ -73,6 +73,8 @@ def validate_arcs(rows, cols, weights, n_rows=None, n_cols=None) -> Arcs:
         weights = weights.astype(np.int64)
     integral = bool(np.issubdtype(weights.dtype, np.integer))
     if integral:
+        if weights.dtype == np.uint64 and weights.size and weights.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"integer weights must fit in int64, got {weights.max()}")
         weights = weights.astype(np.int64, copy=False)
     else:
         weights = weights.astype(np.float64, copy=False)
@@ -99,9 +101,9 @@ def _reject_repeated_arcs(rows, cols, n_cols: int, n_rows: int) -> None:
         seen[keys] = True
         if np.count_nonzero(seen) == keys.size:
             return
-        order = np.argsort(keys, kind="stable")
-    else:
-        order = np.argsort(keys)
+    elif np.all(np.diff(np.sort(keys)) != 0):
+        return
+    order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     repeats = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
     if repeats.size:
@@ -146,8 +148,15 @@ def integer_costs(weights: np.ndarray, integral: bool, limit: int) -> tuple[np.n
         return np.zeros(weights.size, dtype=np.int64), 1.0
     # Past 2**53 a double cannot hold more digits, so a bigger scale gains nothing.
     target = min(float(limit), 2.0**53)
-    scale = 2.0 ** np.floor(np.log2(target / largest))
-    return np.rint(weights * scale).astype(np.int64), float(scale)
+    # Work with exponents: target / largest overflows for tiny weights. The
+    # cap keeps the scale itself a finite double.
+    exponent = min(int(np.floor(np.log2(target) - np.log2(largest))), 1000)
+    costs = np.rint(np.ldexp(weights, exponent))
+    # log2 rounding can overshoot by one ulp of the exponent; halve if so.
+    if np.abs(costs).max() > target:
+        exponent -= 1
+        costs = np.rint(np.ldexp(weights, exponent))
+    return costs.astype(np.int64), float(np.ldexp(1.0, exponent))
 
 
 def total(weights: np.ndarray, integral: bool) -> int | float:

@@ -23,13 +23,19 @@ def _renumber(indices: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     # A presence mask and a cumulative sum renumber in O(n + size), no sort.
     present = np.zeros(size, dtype=bool)
     present[indices] = True
+    if present.all():  # nothing to drop: skip a gather over every arc
+        return indices, np.arange(size, dtype=np.int64)
     new_index = np.cumsum(present, dtype=np.int64) - 1
     return new_index[indices], np.flatnonzero(present)
 
 
 def compact_positive(rows, cols, weights, n_rows: int, n_cols: int) -> CompactArcs:
     """Keep arcs with weight > 0 and renumber the rows/columns they touch."""
-    keep = np.flatnonzero(weights > 0)
+    positive = weights > 0
+    if positive.all():
+        keep = np.arange(rows.size, dtype=np.int64)
+    else:
+        keep = np.flatnonzero(positive)
     if keep.size == rows.size:
         kept_rows, kept_cols, kept_weights = rows, cols, weights
     else:

@@ -43,12 +43,23 @@ def solve_dense(rows, cols, weights, n_rows: int, n_cols: int) -> np.ndarray:
     """
     from scipy.optimize import linear_sum_assignment
 
-    matrix = np.zeros((n_rows, n_cols), dtype=np.float64)
-    matrix[rows, cols] = weights
-    arc_at = np.full((n_rows, n_cols), -1, dtype=np.int32 if len(rows) < 2**31 else np.int64)
-    arc_at[rows, cols] = np.arange(len(rows))
+    cells = rows * n_cols + cols
+    # Arcs listing every cell in row-major order already are the matrix.
+    in_order = len(cells) == n_rows * n_cols and bool(np.all(cells[1:] > cells[:-1]))
+    if in_order:
+        matrix = weights.astype(np.float64).reshape(n_rows, n_cols)
+    else:
+        matrix = np.zeros(n_rows * n_cols, dtype=np.float64)
+        matrix[cells] = weights
+        matrix = matrix.reshape(n_rows, n_cols)
     chosen_rows, chosen_cols = linear_sum_assignment(matrix, maximize=True)
-    arcs = arc_at[chosen_rows, chosen_cols]
+    chosen_cells = chosen_rows * n_cols + chosen_cols
+    if in_order:
+        arcs = chosen_cells
+    else:
+        arc_at = np.full(n_rows * n_cols, -1, dtype=np.int64)
+        arc_at[cells] = np.arange(len(cells))
+        arcs = arc_at[chosen_cells]
     mask = np.zeros(len(rows), dtype=bool)
     mask[arcs[arcs >= 0]] = True
     return mask

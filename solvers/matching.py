@@ -107,9 +107,14 @@ def max_weight_matching(
     arcs = validate_arcs(rows, cols, weights, n_rows, n_cols)
     compact = compact_positive(arcs.rows, arcs.cols, arcs.weights, arcs.n_rows, arcs.n_cols)
     n_r, n_c = len(compact.row_ids), len(compact.col_ids)
+    largest = float(compact.weights.max()) if compact.weights.size else 0.0
     if backend == "auto":
-        largest = float(compact.weights.max()) if compact.weights.size else 0.0
         backend = choose_backend(len(compact.rows), n_r, n_c, largest, arcs.integral)
+    if backend == _dense.BACKEND and not _dense.fits(n_r, n_c, largest, arcs.integral):
+        raise ValueError(
+            f"integer weights up to {largest:.0f} are too large for the exact "
+            f"{_dense.BACKEND} back end at this size; use backend='auto'"
+        )
     if compact.rows.size == 0:
         chosen = np.zeros(0, dtype=bool)
     elif backend == _dense.BACKEND:

@@ -144,3 +144,49 @@ def test_repeated_arc_found_on_large_sparse_grid():
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend"):
         max_weight_matching(np.array([0]), np.array([0]), np.array([1]), backend="simplex")
+
+
+def test_backend_is_chosen_by_shape():
+    rows, cols = np.indices((20, 20)).reshape(2, -1)
+    dense = max_weight_matching(rows, cols, np.ones(400, np.int64))
+    assert dense.backend == "scipy_dense"
+    sparse = max_weight_matching(np.arange(500), np.arange(500), np.ones(500, np.int64))
+    assert sparse.backend == "min_cost_flow"
+    assert sparse.objective == 500
+
+
+def test_huge_integer_weights_on_dense_input_avoid_float_rounding():
+    import itertools
+
+    rows, cols = np.indices((3, 3)).reshape(2, -1)
+    offsets = np.array([5, 1, 9, 2, 8, 3, 7, 4, 6], dtype=np.int64)
+    weights = 2**52 + offsets
+    result = max_weight_matching(rows, cols, weights)
+    assert result.backend != "scipy_dense"
+    best = max(sum(int(weights[3 * r + c]) for r, c in enumerate(perm))
+               for perm in itertools.permutations(range(3)))
+    assert result.objective == best
+    with pytest.raises(ValueError, match="too large"):
+        max_weight_matching(rows, cols, weights, backend="scipy_dense")
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+@pytest.mark.parametrize("size", [4.8e-293, 1e-12, 1e300])
+def test_extreme_float_magnitudes(backend, size):
+    # Regression: a tiny weight once overflowed the float-to-int scale.
+    weights = np.array([3.0, 2.0, 2.0]) * size
+    result = max_weight_matching(np.array([0, 0, 1]), np.array([0, 1, 0]), weights,
+                                 backend=backend)
+    assert result.pairs.tolist() == [[0, 1], [1, 0]]
+    assert result.objective == pytest.approx(4.0 * size)
+
+
+def test_weights_beyond_int64_are_rejected():
+    with pytest.raises(ValueError, match="int64"):
+        max_weight_matching(np.array([0]), np.array([0]), np.array([2**63], dtype=np.uint64))
+
+
+@pytest.mark.parametrize(("field", "value"), [("time_limit_s", 0.0), ("workers", 0)])
+def test_bad_config_is_rejected(field, value):
+    with pytest.raises(ValueError, match=field):
+        SolverConfig(**{field: value})
