@@ -35,9 +35,14 @@ def unproposed_reasons(world: World, proposal) -> list[tuple[str, str]]:
     taken_by = dict(zip(links["household_id"].to_list(), links["unit_id"].to_list()))
     weight_of = dict(zip(links["unit_id"].to_list(), links["weight"].to_list()))
     proposed = set(links["unit_id"].to_list())
+    is_proposed = np.zeros(len(world.unit_arrays), dtype=bool)
+    is_proposed[[world.unit_row_of_id[unit] for unit in proposed]] = True
+    left_out = ~is_proposed[scores.units]
+    # Only the pairs of units left out are looked at: a handful, not millions.
     eligible_by_unit: dict[int, list[tuple[str, int]]] = {}
     hids = world.household_arrays.household_ids
-    for u, h, w in zip(scores.units.tolist(), scores.households.tolist(), scores.weight.tolist()):
+    for u, h, w in zip(scores.units[left_out].tolist(), scores.households[left_out].tolist(),
+                       scores.weight[left_out].tolist()):
         eligible_by_unit.setdefault(u, []).append((str(hids[h]), w))
     out = []
     for row in world.waiting_unit_rows.tolist():
