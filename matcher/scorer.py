@@ -8,6 +8,7 @@ in [0, 100] and the explanation is the contributions themselves.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,7 +107,7 @@ CHUNK = 1 << 16  # pairs scored at a time: temporaries stay in cache
 
 
 def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
-                weights: Weights) -> PairScores:
+                weights: Weights, workers: int = 2) -> PairScores:
     """Score pairs (u[i], h[i]) of unit and household rows.
 
     Contributions are rounded to 4 decimals and the score is their sum, so
@@ -121,12 +122,22 @@ def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     contributions = np.empty((n, len(FACTORS)), dtype=np.float64, order="F")
     fee = np.empty(n, dtype=np.int64)
     distance_km = np.empty(n, dtype=np.float64)
-    for start in range(0, n, CHUNK):
+
+    def run(start: int) -> None:
         stop = min(n, start + CHUNK)
         fits, fee[start:stop], distance_km[start:stop] = factor_fits(units, households, u[start:stop],
                                                                      h[start:stop], weights)
         for k, name in enumerate(FACTORS):
             contributions[start:stop, k] = np.rint(fits[name] * (weights.factors[name] * 1e4))
+
+    starts = range(0, n, CHUNK)
+    if n > 4 * CHUNK and workers > 1:
+        # numpy releases the GIL in its loops: chunks score in parallel.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, starts))
+    else:
+        for start in starts:
+            run(start)
     score = contributions.sum(axis=1)
     score /= 1e4
     contributions /= 1e4
