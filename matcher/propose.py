@@ -87,7 +87,7 @@ def parse_budgets(values) -> dict[str, int]:
 
 
 def make_request(budgets=(), min_score=None, fixed=(), excluded=(), sibling_contact_km=None, shortlist=None,
-                 time_limit_s=60.0, workers=2, seed=0) -> ProposalRequest:
+                 time_limit_s=60.0, workers=1, seed=0) -> ProposalRequest:
     """Build a request from command-line values, checking their form."""
     if shortlist is not None and shortlist < 1:
         raise InputError(Problem("command line", None, "--shortlist", str(shortlist), "a whole number >= 1"))

@@ -17,13 +17,14 @@ class SolverConfig:
         Wall-clock limit for solvers that can stop early (CP-SAT). The exact
         graph algorithms ignore it: they always run to optimality.
     workers : int
-        Search workers for CP-SAT.
+        Search workers for CP-SAT. One (the default) is deterministic; more
+        run CP-SAT's parallel portfolio.
     seed : int
         Random seed for CP-SAT.
     """
 
     time_limit_s: float = 60.0
-    workers: int = 2
+    workers: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:

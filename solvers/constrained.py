@@ -82,10 +82,16 @@ def constrained_assignment(
     Only arcs of positive weight, and fixed arcs, get a variable: with
     non-negative fees, dropping any other arc from a solution keeps it
     feasible and never lowers the total. Without side constraints the exact
-    matching is returned directly. CP-SAT runs with ``interleave_search`` so
-    its parallel workers are deterministic, and with a deterministic time
-    limit equal to ``time_limit_s``: repeated runs give identical output
-    unless the wall-clock limit (also ``time_limit_s``) cuts the search first.
+    matching is returned directly. CP-SAT runs with the LP relaxation at
+    full strength (``linearization_level=2``), which is what proves budgeted
+    matchings optimal quickly, and with a deterministic time limit equal to
+    ``time_limit_s``. With one worker (the default) repeated runs give
+    identical output unless the wall-clock limit (also ``time_limit_s``)
+    cuts the search first; with several workers the parallel portfolio may
+    return a different solution of the same proven-optimal weight. (The
+    deterministic ``interleave_search`` mode was measured and rejected: on a
+    400 x 600 region with every agency budgeted it did not prove optimality
+    in 60 s, where one worker does in about 9 s.)
 
     Examples
     --------
@@ -201,7 +207,7 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     solver.parameters.max_deterministic_time = config.time_limit_s
     solver.parameters.num_workers = config.workers
     solver.parameters.random_seed = config.seed
-    solver.parameters.interleave_search = True
+    solver.parameters.linearization_level = 2
     status = solver.Solve(model)
 
     # Read back.
