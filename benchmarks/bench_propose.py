@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks.common import AS_OF, machine, region, run_measured
+from benchmarks.common import AS_OF, machine, region, repeated_runs
 
 
 def budgets_case(seed: int = 1) -> str:
@@ -53,15 +53,8 @@ def large_case(n_children: int, n_households: int, profile: str | None) -> list[
     lines = []
     exe = str(Path(sys.executable).with_name("matcher"))
     with tempfile.TemporaryDirectory() as tmp:
-        walls, peaks = [], []
-        for _ in range(3):
-            wall, peak, done = run_measured([exe, "propose", "--children", str(children), "--households",
-                                             str(households), "--as-of", AS_OF.isoformat(),
-                                             "--out", f"{tmp}/links.csv"])
-            if done.returncode != 0:
-                raise SystemExit(done.stderr)
-            walls.append(wall)
-            peaks.append(peak)
+        walls, peaks = repeated_runs([exe, "propose", "--children", str(children), "--households", str(households),
+                                      "--as-of", AS_OF.isoformat(), "--out", f"{tmp}/links.csv"])
     world = World.from_files(str(children), str(households), AS_OF)
     lines.append(f"2. matcher propose end to end, {len(world.waiting_unit_rows):,} waiting units x "
                  f"{len(world.households):,} households: median {statistics.median(walls):.2f} s "

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import AS_OF, machine, region, run_measured, summary, timed
+from benchmarks.common import AS_OF, machine, region, repeated_runs, summary, timed
 
 
 def world_for(n_children: int, n_households: int):
@@ -132,29 +132,16 @@ def main() -> None:
     exe = str(Path(sys.executable).with_name("matcher"))
     children, households = region(3_600 // scale, 20_000 // scale)
     with tempfile.TemporaryDirectory() as tmp:
-        walls, peaks = [], []
-        for _ in range(3):
-            wall, peak, done = run_measured([exe, "scores", "--children", str(children), "--households",
-                                             str(households), "--as-of", AS_OF.isoformat(),
-                                             "--out", f"{tmp}/scores.parquet"])
-            if done.returncode != 0:
-                raise SystemExit(done.stderr)
-            walls.append(wall)
-            peaks.append(peak)
+        walls, peaks = repeated_runs([exe, "scores", "--children", str(children), "--households", str(households),
+                                      "--as-of", AS_OF.isoformat(), "--out", f"{tmp}/scores.parquet"])
     print(f"3. matcher scores end to end ({children.parent.name}, all waiting units, Parquet out): "
           f"median {statistics.median(walls):.2f} s, peak {max(peaks):.2f} GiB (target <= 10 s, <= 4 GiB)")
 
     children, households = region(3_000 // scale, 10_000 // scale)
     kid = world_for(3_000 // scale, 10_000 // scale)
     child_id = kid.children.filter(kid.children["status"] == "waiting")["child_id"][0]
-    walls = []
-    for _ in range(7):
-        wall, _, done = run_measured([exe, "rank", "--child", child_id, "--children", str(children),
-                                      "--households", str(households), "--as-of", AS_OF.isoformat(),
-                                      "--format", "json"])
-        if done.returncode != 0:
-            raise SystemExit(done.stderr)
-        walls.append(wall)
+    walls, _ = repeated_runs([exe, "rank", "--child", child_id, "--children", str(children), "--households",
+                              str(households), "--as-of", AS_OF.isoformat(), "--format", "json"], repeat=7)
     print(f"4. matcher rank cold start, {len(kid.households):,} households: median {statistics.median(walls):.2f} s, "
           f"max {max(walls):.2f} s (target <= 1.5 s)")
 

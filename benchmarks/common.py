@@ -56,6 +56,19 @@ def run_measured(argv: list[str]) -> tuple[float, float, subprocess.CompletedPro
     return wall, peak_kib / 1024 / 1024, done
 
 
+def repeated_runs(argv: list[str], repeat: int = 3) -> tuple[list[float], list[float]]:
+    """Run a command ``repeat`` times; (wall seconds, peak GiB) of each run.
+    Exits with the command's stderr if it fails."""
+    walls, peaks = [], []
+    for _ in range(repeat):
+        wall, peak, done = run_measured(argv)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr)
+        walls.append(wall)
+        peaks.append(peak)
+    return walls, peaks
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:

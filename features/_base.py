@@ -6,11 +6,46 @@ only stores its keyword-only arguments, learned state ends in ``_``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
+
+import numpy as np
 
 
 class EncoderMixin:
-    """``get_params``/``set_params``/``fit_transform`` in scikit-learn's style."""
+    """``get_params``/``set_params``/``fit``/``transform`` in scikit-learn's
+    style, for encoders parametrised by ``as_of`` and ``agencies``.
+
+    Subclasses set ``FEATURES`` (their output columns) and ``REQUIRED``
+    (columns ``fit`` insists on), and implement ``encode(X)`` returning an
+    object with a ``matrix``.
+    """
+
+    FEATURES: tuple[str, ...] = ()
+    REQUIRED: tuple[str, ...] = ("agency_id",)
+
+    def __init__(self, *, as_of: dt.date, agencies: tuple[str, ...] | None = None):
+        self.as_of = as_of
+        self.agencies = agencies
+
+    def fit(self, X, y=None):
+        """Check the parameters and learn the agency vocabulary (the given
+        one, or the agencies in ``X`` sorted)."""
+        if not isinstance(self.as_of, dt.date):
+            raise ValueError(f"as_of must be a datetime.date; got as_of={self.as_of!r} instead")
+        for column in self.REQUIRED:
+            if column not in X.columns:
+                raise ValueError(f"{type(self).__name__} needs column {column!r}")
+        self.agencies_ = tuple(self.agencies) if self.agencies is not None else tuple(sorted(X["agency_id"].unique()))
+        self.feature_names_out_ = np.array(self.FEATURES, dtype=object)
+        return self
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        self._check_fitted()
+        return self.feature_names_out_.copy()
+
+    def transform(self, X) -> np.ndarray:
+        return self.encode(X).matrix
 
     @classmethod
     def _param_names(cls) -> list[str]:

@@ -72,23 +72,8 @@ class HouseholdEncoder(EncoderMixin):
     household is approved (rule 1).
     """
 
-    def __init__(self, *, as_of: dt.date, agencies: tuple[str, ...] | None = None):
-        self.as_of = as_of
-        self.agencies = agencies
-
-    def fit(self, X: pl.DataFrame, y=None) -> HouseholdEncoder:
-        if not isinstance(self.as_of, dt.date):
-            raise ValueError(f"as_of must be a datetime.date; got as_of={self.as_of!r} instead")
-        self.agencies_ = tuple(self.agencies) if self.agencies is not None else tuple(sorted(X["agency_id"].unique()))
-        self.feature_names_out_ = np.array(HOUSEHOLD_FEATURES, dtype=object)
-        return self
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        self._check_fitted()
-        return self.feature_names_out_.copy()
-
-    def transform(self, X: pl.DataFrame) -> np.ndarray:
-        return self.encode(X).matrix
+    FEATURES = HOUSEHOLD_FEATURES
+    REQUIRED = ("agency_id",)
 
     def encode(self, X: pl.DataFrame) -> HouseholdArrays:
         """Encode to :class:`HouseholdArrays`."""

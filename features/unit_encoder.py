@@ -86,29 +86,15 @@ class UnitEncoder(EncoderMixin):
     True
     """
 
-    def __init__(self, *, as_of: dt.date, agencies: tuple[str, ...] | None = None):
-        self.as_of = as_of
-        self.agencies = agencies
-
-    def fit(self, X: pl.DataFrame, y=None) -> UnitEncoder:
-        if not isinstance(self.as_of, dt.date):
-            raise ValueError(f"as_of must be a datetime.date; got as_of={self.as_of!r} instead")
-        for column in ("unit_id", "age_months"):
-            if column not in X.columns:
-                raise ValueError(f"UnitEncoder needs column {column!r} (from matcher.units.build_units)")
-        self.agencies_ = tuple(self.agencies) if self.agencies is not None else tuple(sorted(X["agency_id"].unique()))
-        self.feature_names_out_ = np.array(UNIT_FEATURES, dtype=object)
-        return self
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        self._check_fitted()
-        return self.feature_names_out_.copy()
-
-    def transform(self, X: pl.DataFrame) -> np.ndarray:
-        return self.encode(X).matrix
+    FEATURES = UNIT_FEATURES
+    REQUIRED = ("agency_id", "unit_id", "age_months")
 
     def encode(self, X: pl.DataFrame) -> UnitArrays:
-        """Encode to :class:`UnitArrays` (the matrix plus per-child safety)."""
+        """Encode to :class:`UnitArrays` (the matrix plus per-child safety).
+
+        ``X`` is the children frame from :func:`matcher.units.build_units`,
+        with ``unit_id`` and ``age_months``.
+        """
         self._check_fitted()
         as_of = pl.lit(self.as_of)
         agency_codes = {a: i for i, a in enumerate(self.agencies_)}
