@@ -21,6 +21,9 @@ class Arcs:
     n_rows: int
     n_cols: int
     integral: bool
+    # The arcs list every cell of the n_rows x n_cols grid once, in row-major
+    # order (so they are distinct and every row and column is present).
+    grid: bool = False
 
 
 def _as_index(name: str, values) -> np.ndarray:
@@ -33,20 +36,31 @@ def _as_index(name: str, values) -> np.ndarray:
 
 
 def _size(name: str, given, indices: np.ndarray) -> int:
-    if given is None:
-        return int(indices.max()) + 1 if indices.size else 0
-    size = int(given)
-    if size < 0:
+    """Check ``indices`` are >= 0 (and < ``given``); return the size."""
+    if given is not None and int(given) < 0:
         raise ValueError(f"n_{name} must be >= 0, got {given!r}")
-    if indices.size and indices.max() >= size:
-        raise ValueError(
-            f"{name} index {int(indices.max())} out of range for n_{name}={size}"
-        )
+    if not indices.size:
+        return 0 if given is None else int(given)
+    # Seen as unsigned, a negative index is huge: one pass finds both the
+    # largest index and any negative one.
+    largest = int(indices.view(np.uint64).max())
+    if largest > np.iinfo(np.int64).max:
+        bad = int(np.argmin(indices))
+        raise ValueError(f"{name} index must be >= 0, got {indices[bad]} at arc {bad}")
+    if given is None:
+        return largest + 1
+    size = int(given)
+    if largest >= size:
+        raise ValueError(f"{name} index {largest} out of range for n_{name}={size}")
     return size
 
 
-def validate_arcs(rows, cols, weights, n_rows=None, n_cols=None) -> Arcs:
+def validate_arcs(rows, cols, weights, n_rows=None, n_cols=None, *,
+                  check_repeats: bool = True) -> Arcs:
     """Check arc arrays and return them as int64 indices plus weights.
+
+    With ``check_repeats=False`` the caller must rule out repeated arcs
+    itself (see :func:`reject_repeated_arcs`) unless ``grid`` is set.
 
     Raises
     ------
@@ -78,21 +92,53 @@ def validate_arcs(rows, cols, weights, n_rows=None, n_cols=None) -> Arcs:
         weights = weights.astype(np.int64, copy=False)
     else:
         weights = weights.astype(np.float64, copy=False)
-        finite = np.isfinite(weights)
+        # A finite sum proves every weight finite (NaN and inf propagate)
+        # without a boolean array as large as the input.
+        if weights.size and not np.isfinite(weights.sum()):
+            finite = np.isfinite(weights)
+        else:
+            finite = np.ones(1, dtype=bool)
         if not finite.all():
             bad = int(np.flatnonzero(~finite)[0])
             raise ValueError(f"weights must be finite, got {weights[bad]} at arc {bad}")
-    for name, indices in (("rows", rows), ("cols", cols)):
-        if indices.size and indices.min() < 0:
-            bad = int(np.argmin(indices))
-            raise ValueError(f"{name} index must be >= 0, got {indices[bad]} at arc {bad}")
-    n_rows = _size("rows", n_rows, rows)
-    n_cols = _size("cols", n_cols, cols)
-    _reject_repeated_arcs(rows, cols, n_cols, n_rows)
-    return Arcs(rows, cols, weights, n_rows, n_cols, integral)
+    grid = _is_grid(rows, cols, n_rows, n_cols)
+    if grid:
+        n_rows, n_cols = int(rows[-1]) + 1, int(cols[-1]) + 1
+    else:
+        n_rows = _size("rows", n_rows, rows)
+        n_cols = _size("cols", n_cols, cols)
+        if check_repeats:
+            reject_repeated_arcs(rows, cols, n_rows, n_cols)
+    return Arcs(rows, cols, weights, n_rows, n_cols, integral, grid)
 
 
-def _reject_repeated_arcs(rows, cols, n_cols: int, n_rows: int) -> None:
+def _is_grid(rows, cols, n_rows, n_cols) -> bool:
+    """Whether the arcs are every cell of a grid in row-major order.
+
+    The sizes are guessed from the last arc, so a complete dense input is
+    validated by two vectorised comparisons instead of range and repeat
+    checks.
+    """
+    if rows.size == 0:
+        return False
+    last_row, last_col = int(rows[-1]), int(cols[-1])
+    if last_row < 0 or last_col < 0:
+        return False
+    r, c = last_row + 1, last_col + 1
+    if r * c != rows.size or (n_rows is not None and int(n_rows) != r) or (
+            n_cols is not None and int(n_cols) != c):
+        return False
+    # Cheap early exits on the first row before the full comparisons.
+    if rows[0] != 0 or cols[0] != 0 or (c > 1 and (rows[1] != 0 or cols[1] != 1)):
+        return False
+    return bool(
+        np.array_equal(rows.reshape(r, c), np.broadcast_to(np.arange(r)[:, None], (r, c)))
+        and np.array_equal(cols.reshape(r, c), np.broadcast_to(np.arange(c), (r, c)))
+    )
+
+
+def reject_repeated_arcs(rows, cols, n_rows: int, n_cols: int) -> None:
+    """Raise ValueError naming the first repeated (row, column) arc, if any."""
     if rows.size < 2:
         return
     keys = rows * n_cols + cols

@@ -11,12 +11,24 @@ import numpy as np
 class CompactArcs:
     """Positive arcs on renumbered rows/columns, with the maps back."""
 
-    arc_ids: np.ndarray  # index into the caller's arcs
+    keep: np.ndarray | None  # index into the caller's arcs; None: all of them
     rows: np.ndarray  # compact row of each kept arc
     cols: np.ndarray
     weights: np.ndarray
     row_ids: np.ndarray  # original row of each compact row
     col_ids: np.ndarray
+
+    @property
+    def arc_ids(self) -> np.ndarray:
+        """Index into the caller's arcs of each kept arc."""
+        if self.keep is None:
+            return np.arange(self.rows.size, dtype=np.int64)
+        return self.keep
+
+    @property
+    def kept_all(self) -> bool:
+        """Whether no arc was dropped."""
+        return self.keep is None
 
 
 def _renumber(indices: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,16 +41,23 @@ def _renumber(indices: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return new_index[indices], np.flatnonzero(present)
 
 
-def compact_positive(rows, cols, weights, n_rows: int, n_cols: int) -> CompactArcs:
-    """Keep arcs with weight > 0 and renumber the rows/columns they touch."""
-    positive = weights > 0
-    if positive.all():
-        keep = np.arange(rows.size, dtype=np.int64)
+def compact_positive(rows, cols, weights, n_rows: int, n_cols: int,
+                     grid: bool = False) -> CompactArcs:
+    """Keep arcs with weight > 0 and renumber the rows/columns they touch.
+
+    ``grid`` (every cell of the grid is an arc) lets an all-positive input
+    skip the renumbering: every row and column is then present.
+    """
+    # One reduction, no boolean array, in the common all-positive case.
+    all_positive = rows.size == 0 or weights.min() > 0
+    if all_positive:
+        if grid:
+            return CompactArcs(None, rows, cols, weights,
+                               np.arange(n_rows, dtype=np.int64),
+                               np.arange(n_cols, dtype=np.int64))
+        keep, kept_rows, kept_cols, kept_weights = None, rows, cols, weights
     else:
-        keep = np.flatnonzero(positive)
-    if keep.size == rows.size:
-        kept_rows, kept_cols, kept_weights = rows, cols, weights
-    else:
+        keep = np.flatnonzero(weights > 0)
         kept_rows, kept_cols, kept_weights = rows[keep], cols[keep], weights[keep]
     new_rows, row_ids = _renumber(kept_rows, n_rows)
     new_cols, col_ids = _renumber(kept_cols, n_cols)

@@ -7,18 +7,22 @@ import time
 import numpy as np
 
 from . import _assignment, _dense, _flow
-from ._arcs import pairs_of, total, validate_arcs
+from ._arcs import pairs_of, reject_repeated_arcs, total, validate_arcs
 from ._compact import compact_positive
 from ._results import MatchingResult, SolverConfig
 
-BACKENDS = ("auto", _flow.BACKEND, _assignment.BACKEND, _dense.BACKEND)
+# lapjv is offered only when the lap package is installed.
+BACKENDS = ("auto", _flow.BACKEND, _assignment.BACKEND, _dense.BACKEND) + (
+    (_dense.LAP_BACKEND,) if _dense.lap_available() else ()
+)
 
 # The dense back end allocates two n_rows x n_cols matrices (12 bytes a cell).
 _DENSE_MAX_CELLS = 250_000_000
 # ... and pays off once this share of the cells are arcs.
 _DENSE_MIN_DENSITY = 0.05
-
-
+# lapjv pads a rectangular matrix to a square one: worth it only when the
+# longer side is at most this much longer.
+_LAP_MAX_ASPECT = 1.25
 
 
 def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
@@ -26,7 +30,8 @@ def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
     """Pick the fastest exact back end for a compacted input's shape.
 
     Dense inputs (at least 5 % of the cells are arcs, at most 250 M cells)
-    go to scipy's dense assignment solver, everything else to the OR-Tools
+    go to ``lap.lapjv`` when nearly square and lap is installed, else to
+    scipy's dense assignment solver; everything else to the OR-Tools
     min-cost flow; the OR-Tools assignment solver is kept for complete square
     inputs whose integer weights are too large for float64. See
     benchmarks/SOLVERS.md for the measurements behind these thresholds.
@@ -36,6 +41,9 @@ def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
     cells = n_rows * n_cols
     if n_arcs >= _DENSE_MIN_DENSITY * cells and cells <= _DENSE_MAX_CELLS:
         if _dense.fits(n_rows, n_cols, largest_weight, integral):
+            square_enough = max(n_rows, n_cols) <= _LAP_MAX_ASPECT * min(n_rows, n_cols)
+            if square_enough and _dense.LAP_BACKEND in BACKENDS:
+                return _dense.LAP_BACKEND
             return _dense.BACKEND
         limit = _assignment.cost_limit(_assignment.side_size(n_rows, n_cols, n_arcs))
         if _assignment.is_complete_square(n_rows, n_cols, n_arcs) and largest_weight <= limit:
@@ -69,9 +77,10 @@ def max_weight_matching(
     config : SolverConfig, optional
         Accepted for a uniform signature; the exact algorithms need no
         limits.
-    backend : {"auto", "min_cost_flow", "linear_sum_assignment", "scipy_dense"}
+    backend : {"auto", "min_cost_flow", "linear_sum_assignment", "scipy_dense", "lapjv"}
         Algorithm; ``"auto"`` chooses by the input's shape (see
-        :func:`choose_backend`).
+        :func:`choose_backend`). ``"lapjv"`` exists only when the lap
+        package is installed (see ``BACKENDS``).
 
     Returns
     -------
@@ -90,7 +99,7 @@ def max_weight_matching(
     Exact for integer weights. For the OR-Tools back ends float weights are
     scaled by a power of two and rounded to int64, so the result is within
     ``1 / scale`` per pair of the optimum (far below 1e-6 for weights of
-    ordinary size); the scipy back end works in float64 directly. The
+    ordinary size); the scipy and lap back ends work in float64 directly. The
     objective is always summed from the original weights.
 
     Examples
@@ -104,34 +113,59 @@ def max_weight_matching(
     started = time.perf_counter()
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    arcs = validate_arcs(rows, cols, weights, n_rows, n_cols)
-    compact = compact_positive(arcs.rows, arcs.cols, arcs.weights, arcs.n_rows, arcs.n_cols)
+    arcs = validate_arcs(rows, cols, weights, n_rows, n_cols, check_repeats=False)
+    compact = compact_positive(arcs.rows, arcs.cols, arcs.weights, arcs.n_rows, arcs.n_cols,
+                               grid=arcs.grid)
     n_r, n_c = len(compact.row_ids), len(compact.col_ids)
     largest = float(compact.weights.max()) if compact.weights.size else 0.0
     if backend == "auto":
         backend = choose_backend(len(compact.rows), n_r, n_c, largest, arcs.integral)
-    if backend == _dense.BACKEND and not _dense.fits(n_r, n_c, largest, arcs.integral):
+    dense = backend in (_dense.BACKEND, _dense.LAP_BACKEND)
+    if dense and not _dense.fits(n_r, n_c, largest, arcs.integral):
         raise ValueError(
             f"integer weights up to {largest:.0f} are too large for the exact "
-            f"{_dense.BACKEND} back end at this size; use backend='auto'"
+            f"{backend} back end at this size; use backend='auto'"
         )
+    # The dense matrix shows repeated arcs for free when no arc was dropped
+    # (each arc then owns a non-zero cell); otherwise check them here.
+    matrix_checks_repeats = dense and compact.kept_all and compact.rows.size > 0
+    if not arcs.grid and not matrix_checks_repeats:
+        reject_repeated_arcs(arcs.rows, arcs.cols, arcs.n_rows, arcs.n_cols)
     if compact.rows.size == 0:
-        chosen = np.zeros(0, dtype=bool)
-    elif backend == _dense.BACKEND:
-        chosen = _dense.solve_dense(compact.rows, compact.cols, compact.weights, n_r, n_c)
-    elif backend == _flow.BACKEND:
-        ones_r, ones_c = np.ones(n_r, np.int64), np.ones(n_c, np.int64)
-        chosen = _flow.solve_flow(
-            compact.rows, compact.cols, compact.weights, arcs.integral, ones_r, ones_c
+        picked_rows = picked_cols = np.zeros(0, dtype=np.int64)
+        picked_weights = arcs.weights[:0]
+    elif dense:
+        matrix, distinct = _dense.cost_matrix(
+            compact.rows, compact.cols, compact.weights, n_r, n_c,
+            grid=arcs.grid and compact.kept_all,
+            count_arcs=matrix_checks_repeats and not arcs.grid,
         )
+        if not distinct:  # names the repeated arc
+            reject_repeated_arcs(arcs.rows, arcs.cols, arcs.n_rows, arcs.n_cols)
+        solve = _dense.solve_lap if backend == _dense.LAP_BACKEND else _dense.solve_scipy
+        chosen_rows, chosen_cols = solve(matrix)
+        # The matrix holds -weight exactly (integers are below 2**52 here).
+        picked_weights = -matrix[chosen_rows, chosen_cols]
+        if arcs.integral:
+            picked_weights = picked_weights.astype(np.int64)
+        picked_rows = compact.row_ids[chosen_rows]
+        picked_cols = compact.col_ids[chosen_cols]
     else:
-        chosen = _assignment.solve_assignment(
-            compact.rows, compact.cols, compact.weights, arcs.integral, n_r, n_c
-        )
-    picked = compact.arc_ids[chosen]
+        if backend == _flow.BACKEND:
+            ones_r, ones_c = np.ones(n_r, np.int64), np.ones(n_c, np.int64)
+            chosen = _flow.solve_flow(
+                compact.rows, compact.cols, compact.weights, arcs.integral, ones_r, ones_c
+            )
+        else:
+            chosen = _assignment.solve_assignment(
+                compact.rows, compact.cols, compact.weights, arcs.integral, n_r, n_c
+            )
+        picked = compact.arc_ids[chosen]
+        picked_rows, picked_cols = arcs.rows[picked], arcs.cols[picked]
+        picked_weights = arcs.weights[picked]
     return MatchingResult(
-        pairs=pairs_of(arcs.rows[picked], arcs.cols[picked]),
-        objective=total(arcs.weights[picked], arcs.integral),
+        pairs=pairs_of(picked_rows, picked_cols),
+        objective=total(picked_weights, arcs.integral),
         status="optimal",
         wall_time_s=time.perf_counter() - started,
         backend=backend,

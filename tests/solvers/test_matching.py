@@ -149,7 +149,10 @@ def test_unknown_backend_is_rejected():
 def test_backend_is_chosen_by_shape():
     rows, cols = np.indices((20, 20)).reshape(2, -1)
     dense = max_weight_matching(rows, cols, np.ones(400, np.int64))
-    assert dense.backend == "scipy_dense"
+    assert dense.backend == ("lapjv" if "lapjv" in BACKENDS else "scipy_dense")
+    rows, cols = np.indices((5, 40)).reshape(2, -1)
+    wide = max_weight_matching(rows, cols, np.ones(200, np.int64))
+    assert wide.backend == "scipy_dense"
     sparse = max_weight_matching(np.arange(500), np.arange(500), np.ones(500, np.int64))
     assert sparse.backend == "min_cost_flow"
     assert sparse.objective == 500
@@ -162,12 +165,55 @@ def test_huge_integer_weights_on_dense_input_avoid_float_rounding():
     offsets = np.array([5, 1, 9, 2, 8, 3, 7, 4, 6], dtype=np.int64)
     weights = 2**52 + offsets
     result = max_weight_matching(rows, cols, weights)
-    assert result.backend != "scipy_dense"
+    assert result.backend not in ("scipy_dense", "lapjv")
     best = max(sum(int(weights[3 * r + c]) for r, c in enumerate(perm))
                for perm in itertools.permutations(range(3)))
     assert result.objective == best
-    with pytest.raises(ValueError, match="too large"):
-        max_weight_matching(rows, cols, weights, backend="scipy_dense")
+    for backend in {"scipy_dense", "lapjv"} & set(BACKENDS):
+        with pytest.raises(ValueError, match="too large"):
+            max_weight_matching(rows, cols, weights, backend=backend)
+
+
+def test_without_lap_dense_input_falls_back_to_scipy(monkeypatch):
+    from solvers import matching
+
+    monkeypatch.setattr(matching, "BACKENDS", tuple(b for b in BACKENDS if b != "lapjv"))
+    assert matching.choose_backend(400, 20, 20, 5.0, True) == "scipy_dense"
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_repeated_arc_on_dense_input_is_rejected(backend):
+    rows, cols = np.indices((6, 6)).reshape(2, -1)
+    rows, cols = np.append(rows, 2), np.append(cols, 3)
+    weights = np.arange(1, rows.size + 1)
+    with pytest.raises(ValueError, match=r"repeated arc \(row 2, col 3\)"):
+        max_weight_matching(rows, cols, weights, backend=backend)
+    weights[0] = -1  # with a dropped arc the check runs on the arcs instead
+    with pytest.raises(ValueError, match=r"repeated arc \(row 2, col 3\)"):
+        max_weight_matching(rows, cols, weights, backend=backend)
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("shape", [(7, 7), (4, 9), (9, 4), (1, 5)])
+def test_complete_grids_in_and_out_of_order(backend, shuffle, shape):
+    rng = np.random.default_rng(sum(shape) + shuffle)
+    matrix = rng.integers(-3, 50, size=shape)
+    rows, cols = np.indices(shape).reshape(2, -1)
+    if shuffle:
+        order = rng.permutation(rows.size)
+        rows, cols = rows[order], cols[order]
+    arcs = ArcSet(rows, cols, matrix[rows, cols], *shape)
+    result = solve(arcs, backend)
+    assert_valid_matching(result, arcs)
+    r, c = linear_sum_assignment(np.maximum(matrix, 0), maximize=True)
+    assert result.objective == np.maximum(matrix, 0)[r, c].sum()
+    # Same arcs with sizes inferred, and with a larger grid declared.
+    inferred = max_weight_matching(arcs.rows, arcs.cols, arcs.weights, backend=backend)
+    assert inferred.objective == result.objective
+    wider = max_weight_matching(arcs.rows, arcs.cols, arcs.weights, n_rows=shape[0] + 1,
+                                n_cols=shape[1] + 2, backend=backend)
+    assert wider.objective == result.objective
 
 
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)
