@@ -20,9 +20,6 @@ BACKENDS = ("auto", _flow.BACKEND, _assignment.BACKEND, _dense.BACKEND) + (
 _DENSE_MAX_CELLS = 250_000_000
 # ... and pays off once this share of the cells are arcs.
 _DENSE_MIN_DENSITY = 0.05
-# lapjv pads a rectangular matrix to a square one: worth it only when the
-# longer side is at most this much longer.
-_LAP_MAX_ASPECT = 1.25
 
 
 def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
@@ -30,7 +27,7 @@ def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
     """Pick the fastest exact back end for a compacted input's shape.
 
     Dense inputs (at least 5 % of the cells are arcs, at most 250 M cells)
-    go to ``lap.lapjv`` when nearly square and lap is installed, else to
+    go to ``lap.lapjv`` when square and lap is installed, else to
     scipy's dense assignment solver; everything else to the OR-Tools
     min-cost flow; the OR-Tools assignment solver is kept for complete square
     inputs whose integer weights are too large for float64. See
@@ -41,8 +38,10 @@ def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
     cells = n_rows * n_cols
     if n_arcs >= _DENSE_MIN_DENSITY * cells and cells <= _DENSE_MAX_CELLS:
         if _dense.fits(n_rows, n_cols, largest_weight, integral):
-            square_enough = max(n_rows, n_cols) <= _LAP_MAX_ASPECT * min(n_rows, n_cols)
-            if square_enough and _dense.LAP_BACKEND in BACKENDS:
+            # lapjv is ~3-9x faster than scipy on square input, but slower
+            # on any rectangular one (it pads to a square; scipy is fast
+            # there): measured in benchmarks/SOLVERS.md.
+            if n_rows == n_cols and _dense.LAP_BACKEND in BACKENDS:
                 return _dense.LAP_BACKEND
             return _dense.BACKEND
         limit = _assignment.cost_limit(_assignment.side_size(n_rows, n_cols, n_arcs))
