@@ -6,14 +6,14 @@ import time
 
 import numpy as np
 
-from . import _assignment, _dense, _flow
+from . import _assignment, _dense, _flow, _lapmod
 from ._arcs import pairs_of, reject_repeated_arcs, total, validate_arcs
 from ._compact import compact_positive
 from ._results import MatchingResult, SolverConfig
 
 # lapjv is offered only when the lap package is installed.
 BACKENDS = ("auto", _flow.BACKEND, _assignment.BACKEND, _dense.BACKEND) + (
-    (_dense.LAP_BACKEND,) if _dense.lap_available() else ()
+    (_dense.LAP_BACKEND, _lapmod.BACKEND) if _dense.lap_available() else ()
 )
 
 # The dense back end allocates two n_rows x n_cols matrices (12 bytes a cell).
@@ -47,6 +47,8 @@ def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
         limit = _assignment.cost_limit(_assignment.side_size(n_rows, n_cols, n_arcs))
         if _assignment.is_complete_square(n_rows, n_cols, n_arcs) and largest_weight <= limit:
             return _assignment.BACKEND
+    if _lapmod.BACKEND in BACKENDS and _lapmod.applicable(n_rows, n_cols, n_arcs):
+        return _lapmod.BACKEND  # falls back to min_cost_flow if not certified
     return _flow.BACKEND
 
 
@@ -150,7 +152,17 @@ def max_weight_matching(
         picked_rows = compact.row_ids[chosen_rows]
         picked_cols = compact.col_ids[chosen_cols]
     else:
-        if backend == _flow.BACKEND:
+        chosen = None
+        if backend == _lapmod.BACKEND:
+            if _lapmod.applicable(n_r, n_c, len(compact.rows)):
+                chosen = _lapmod.solve_lapmod(
+                    compact.rows, compact.cols, compact.weights, arcs.integral, n_r
+                )
+            if chosen is None:  # no certified answer: the always-exact flow
+                backend = _flow.BACKEND
+        if chosen is not None:
+            pass
+        elif backend == _flow.BACKEND:
             ones_r, ones_c = np.ones(n_r, np.int64), np.ones(n_c, np.int64)
             chosen = _flow.solve_flow(
                 compact.rows, compact.cols, compact.weights, arcs.integral, ones_r, ones_c
