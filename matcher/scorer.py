@@ -36,20 +36,80 @@ class PairScores:
         return self.contributions[:, FACTORS.index(name)]
 
 
+def _need_codes(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Six levels 0-3 as two codes 0-63 (first three needs, last three)."""
+    levels = levels.astype(np.int16)
+    first = levels[:, 0] + 4 * levels[:, 1] + 16 * levels[:, 2]
+    last = levels[:, 3] + 4 * levels[:, 4] + 16 * levels[:, 5]
+    return first, last
+
+
+def _excess_table() -> np.ndarray:
+    """excess[child_code * 64 + accept_code]: levels above accept, summed
+    over the three needs a code holds."""
+    codes = np.arange(64)
+    levels = np.stack([codes % 4, (codes // 4) % 4, codes // 16], axis=1)
+    return np.maximum(levels[:, None, :] - levels[None, :, :], 0).sum(axis=2).astype(np.int8).ravel()
+
+
+EXCESS = _excess_table()
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """Per-unit and per-household quantities the factors need, computed once
+    per call so that each pair only gathers them."""
+
+    unit_first: np.ndarray
+    unit_last: np.ndarray
+    house_first: np.ndarray
+    house_last: np.ndarray
+    middle_age: np.ndarray
+    house_middle: np.ndarray
+    house_half: np.ndarray
+    travel_limit: np.ndarray
+    child_wait: np.ndarray
+    household_wait: np.ndarray
+    unit_fee: np.ndarray
+
+    @classmethod
+    def build(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights) -> _Sides:
+        uc, hc = units.column, households.column
+        unit_first, unit_last = _need_codes(units.needs)
+        house_first, house_last = _need_codes(households.accept)
+        low, high = hc("min_age_months"), hc("max_age_months")
+        limit = hc("max_travel_km").copy()
+        limit[~(limit > 0)] = weights.default_travel_km  # NaN (not given) or 0
+        order = np.nan_to_num(uc("days_since_placement_order"), nan=0.0)
+        child_wait = 0.5 * np.clip(uc("days_since_care") / (2 * weights.care_threshold_days), 0.0, 1.0) + \
+            0.5 * np.clip(order / (2 * weights.order_threshold_days), 0.0, 1.0)
+        fee_table = np.array((0, *weights.fees_by_size), dtype=np.int64)
+        return cls(
+            unit_first=unit_first * 64, unit_last=unit_last * 64, house_first=house_first, house_last=house_last,
+            middle_age=(uc("age_min_months") + uc("age_max_months")) * 0.5,
+            house_middle=(low + high) * 0.5, house_half=(high - low) * 0.5 + 12.0,
+            travel_limit=limit,
+            child_wait=child_wait,
+            household_wait=np.clip(hc("days_since_approval") / weights.approval_full_days, 0.0, 1.0),
+            unit_fee=fee_table[np.minimum(units.int_column("size"), len(weights.fees_by_size))],
+        )
+
+
 def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
-                weights: Weights) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+                weights: Weights, sides: _Sides | None = None
+                ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Fit in [0, 1] of every factor for pairs (u[i], h[i]); also returns the
     fee and the distance of each pair.
 
     Every array read here is a contiguous column (the encoders store their
-    matrices column-major), gathered once per pair.
+    matrices column-major) or a per-unit / per-household vector from
+    :class:`_Sides`, gathered once per pair.
     """
+    sides = sides or _Sides.build(units, households, weights)
     uc, hc = units.column, households.column
     size = uc("size")[u]
 
-    excess = np.zeros(len(u), dtype=np.int8)
-    for k in range(units.needs.shape[1]):
-        excess += np.maximum(units.needs[:, k][u] - households.accept[:, k][h], 0)
+    excess = EXCESS[sides.unit_first[u] + sides.house_first[h]] + EXCESS[sides.unit_last[u] + sides.house_last[h]]
     needs = np.clip(1.0 - weights.needs_step * excess, 0.0, 1.0)
 
     child_heritage = units.int_column("heritage_mask")[u]
@@ -62,43 +122,30 @@ def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
 
     siblings = np.clip(1.0 - (hc("max_children")[h] - size) / 3.0, 0.0, 1.0)
 
-    low, high = hc("min_age_months")[h], hc("max_age_months")[h]
-    oldest = uc("age_max_months")[u]
-    middle = (uc("age_min_months")[u] + oldest) * 0.5
-    age_fit = np.clip(1.0 - np.abs(middle - (low + high) * 0.5) / ((high - low) * 0.5 + 12.0), 0.0, 1.0)
+    age_fit = np.clip(1.0 - np.abs(sides.middle_age[u] - sides.house_middle[h]) / sides.house_half[h], 0.0, 1.0)
 
     youngest_home = hc("youngest_child_months")[h]
-    age_gap = np.clip((youngest_home - oldest) / weights.age_gap_months, 0.0, 1.0)
+    age_gap = np.clip((youngest_home - uc("age_max_months")[u]) / weights.age_gap_months, 0.0, 1.0)
     age_gap[np.isnan(youngest_home)] = 1.0
 
     dot = units.xyz[:, 0][u] * households.xyz[:, 0][h]
     dot += units.xyz[:, 1][u] * households.xyz[:, 1][h]
     dot += units.xyz[:, 2][u] * households.xyz[:, 2][h]
     distance_km = km_of_chord_squared(np.maximum(2.0 - 2.0 * dot, 0.0))
-    limit = hc("max_travel_km")[h]
-    limit[~(limit > 0)] = weights.default_travel_km  # NaN (not given) or 0
-    ratio = distance_km / limit
+    ratio = distance_km / sides.travel_limit[h]
     distance = np.where(ratio <= 1.0, 1.0 - 0.3 * ratio, np.clip(0.7 * (2.0 - ratio), 0.0, 0.7))
 
     early_permanence = np.ones(len(u))
     early_permanence[(hc("dual_approved")[h] != 0) & (uc("early_permanence")[u] == 0)] = 1.0 - weights.dual_reserve
 
-    care = uc("days_since_care")[u]
-    order = np.nan_to_num(uc("days_since_placement_order")[u], nan=0.0)
-    child_wait = 0.5 * np.clip(care / (2 * weights.care_threshold_days), 0.0, 1.0) + \
-        0.5 * np.clip(order / (2 * weights.order_threshold_days), 0.0, 1.0)
-
-    household_wait = np.clip(hc("days_since_approval")[h] / weights.approval_full_days, 0.0, 1.0)
-
-    fee_table = np.array((0, *weights.fees_by_size), dtype=np.int64)
-    fee = fee_table[np.minimum(size.astype(np.int64), len(weights.fees_by_size))]
+    fee = sides.unit_fee[u]
     fee[uc("agency_code")[u] == hc("agency_code")[h]] = 0
     fee_fit = 1.0 - fee / (2.0 * (max(weights.fees_by_size) or 1))
 
     fits = {
         "needs": needs, "heritage": heritage, "siblings": siblings, "age_fit": age_fit, "age_gap": age_gap,
-        "distance": distance, "early_permanence": early_permanence, "child_wait": child_wait,
-        "household_wait": household_wait, "agency_fee": fee_fit,
+        "distance": distance, "early_permanence": early_permanence, "child_wait": sides.child_wait[u],
+        "household_wait": sides.household_wait[h], "agency_fee": fee_fit,
     }
     return fits, fee, distance_km
 
@@ -123,10 +170,12 @@ def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     fee = np.empty(n, dtype=np.int64)
     distance_km = np.empty(n, dtype=np.float64)
 
+    sides = _Sides.build(units, households, weights)
+
     def run(start: int) -> None:
         stop = min(n, start + CHUNK)
         fits, fee[start:stop], distance_km[start:stop] = factor_fits(units, households, u[start:stop],
-                                                                     h[start:stop], weights)
+                                                                     h[start:stop], weights, sides)
         for k, name in enumerate(FACTORS):
             contributions[start:stop, k] = np.rint(fits[name] * (weights.factors[name] * 1e4))
 
