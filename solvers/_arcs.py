@@ -147,7 +147,7 @@ def reject_repeated_arcs(rows, cols, n_rows: int, n_cols: int) -> None:
         seen[keys] = True
         if np.count_nonzero(seen) == keys.size:
             return
-    elif np.all(np.diff(np.sort(keys)) != 0):
+    elif _distinct_by_hash(keys):
         return
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
@@ -157,6 +157,28 @@ def reject_repeated_arcs(rows, cols, n_rows: int, n_cols: int) -> None:
         raise ValueError(
             f"repeated arc (row {int(rows[arc])}, col {int(cols[arc])}) at arc {arc}"
         )
+
+
+def _distinct_by_hash(keys: np.ndarray) -> bool:
+    """Whether int64 ``keys`` are distinct, about twice as fast as sorting.
+
+    Each key is hashed into a table twice the size of the input and every
+    key writes its index there; one index per slot survives. A repeated
+    key shares its twin's slot, so either the twin owns the slot (compared
+    directly) or both lost it (found by sorting the losers only, a few per
+    cent of the keys).
+    """
+    bits = max(10, int(keys.size * 2 - 1).bit_length())
+    slots = (keys.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+    owner = np.empty(1 << bits, dtype=np.int64)  # only written slots are read
+    ids = np.arange(keys.size, dtype=np.int64)
+    owner[slots] = ids
+    winner = owner[slots]
+    lost = np.flatnonzero(winner != ids)
+    if np.any(keys[lost] == keys[winner[lost]]):
+        return False
+    lost_keys = np.sort(keys[lost])
+    return not np.any(lost_keys[1:] == lost_keys[:-1])
 
 
 def as_index_array(name: str, values, length: int | None = None) -> np.ndarray:

@@ -242,3 +242,17 @@ def test_weights_beyond_int64_are_rejected():
 def test_bad_config_is_rejected(field, value):
     with pytest.raises(ValueError, match=field):
         SolverConfig(**{field: value})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_repeated_arc_found_by_hash_on_huge_grid(seed):
+    from solvers._arcs import _distinct_by_hash
+
+    rng = np.random.default_rng(seed)
+    keys = rng.choice(10**12, size=5000, replace=False)
+    assert _distinct_by_hash(keys)
+    for twin in (0, 4999, int(rng.integers(5000))):
+        repeated = np.insert(keys, int(rng.integers(5001)), keys[twin])
+        assert not _distinct_by_hash(repeated)
+    # Many repeats of few keys: every key collides with itself.
+    assert not _distinct_by_hash(np.repeat(keys[:50], 7))
