@@ -75,11 +75,22 @@ class _Sides:
     @classmethod
     def build(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights) -> _Sides:
         uc, hc = units.column, households.column
-        unit_first, unit_last = _need_codes(units.needs)
-        house_first, house_last = _need_codes(households.accept)
-        low, high = hc("min_age_months"), hc("max_age_months")
-        limit = hc("max_travel_km").copy()
-        limit[~(limit > 0)] = weights.default_travel_km  # NaN (not given) or 0
+        if "scorer" not in units.cache:
+            units.cache["scorer"] = _need_codes(units.needs)
+        if "scorer" not in households.cache:  # what does not depend on the weights, once per region
+            low, high = hc("min_age_months"), hc("max_age_months")
+            households.cache["scorer"] = (*_need_codes(households.accept), (low + high) * 0.5,
+                                          (high - low) * 0.5 + 12.0)
+        unit_first, unit_last = units.cache["scorer"]
+        house_first, house_last, house_middle, house_half = households.cache["scorer"]
+        key = ("scorer", id(weights))
+        cached = households.cache.get(key)
+        if cached is None or cached[0] is not weights:  # once per region and weights
+            limit = hc("max_travel_km").copy()
+            limit[~(limit > 0)] = weights.default_travel_km  # NaN (not given) or 0
+            household_wait = np.clip(hc("days_since_approval") / weights.approval_full_days, 0.0, 1.0)
+            households.cache[key] = cached = (weights, limit, household_wait)
+        _, limit, household_wait = cached
         order = np.nan_to_num(uc("days_since_placement_order"), nan=0.0)
         child_wait = 0.5 * np.clip(uc("days_since_care") / (2 * weights.care_threshold_days), 0.0, 1.0) + \
             0.5 * np.clip(order / (2 * weights.order_threshold_days), 0.0, 1.0)
@@ -87,10 +98,10 @@ class _Sides:
         return cls(
             unit_first=unit_first * 64, unit_last=unit_last * 64, house_first=house_first, house_last=house_last,
             middle_age=(uc("age_min_months") + uc("age_max_months")) * 0.5,
-            house_middle=(low + high) * 0.5, house_half=(high - low) * 0.5 + 12.0,
+            house_middle=house_middle, house_half=house_half,
             travel_limit=limit,
             child_wait=child_wait,
-            household_wait=np.clip(hc("days_since_approval") / weights.approval_full_days, 0.0, 1.0),
+            household_wait=household_wait,
             unit_fee=fee_table[np.minimum(units.int_column("size"), len(weights.fees_by_size))],
         )
 
