@@ -30,7 +30,9 @@ def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
     go to ``lap.lapjv`` when square and lap is installed, else to
     scipy's dense assignment solver; everything else to the OR-Tools
     min-cost flow; the OR-Tools assignment solver is kept for complete square
-    inputs whose integer weights are too large for float64. See
+    inputs whose integer weights are too large for float64. Square sparse
+    inputs try the certified lapmod back end first (see solvers/_lapmod.py).
+    See
     benchmarks/SOLVERS.md for the measurements behind these thresholds.
     """
     if n_rows == 0 or n_cols == 0:
@@ -78,10 +80,13 @@ def max_weight_matching(
     config : SolverConfig, optional
         Accepted for a uniform signature; the exact algorithms need no
         limits.
-    backend : {"auto", "min_cost_flow", "linear_sum_assignment", "scipy_dense", "lapjv"}
+    backend : {"auto", "min_cost_flow", "linear_sum_assignment", "scipy_dense", \
+"lapjv", "lapmod"}
         Algorithm; ``"auto"`` chooses by the input's shape (see
-        :func:`choose_backend`). ``"lapjv"`` exists only when the lap
-        package is installed (see ``BACKENDS``).
+        :func:`choose_backend`). ``"lapjv"`` and ``"lapmod"`` exist only
+        when the lap package is installed (see ``BACKENDS``); ``"lapmod"``
+        falls back to ``"min_cost_flow"`` (and says so in ``backend``) when
+        it cannot certify its answer.
 
     Returns
     -------
@@ -160,14 +165,12 @@ def max_weight_matching(
                 )
             if chosen is None:  # no certified answer: the always-exact flow
                 backend = _flow.BACKEND
-        if chosen is not None:
-            pass
-        elif backend == _flow.BACKEND:
+        if chosen is None and backend == _flow.BACKEND:
             ones_r, ones_c = np.ones(n_r, np.int64), np.ones(n_c, np.int64)
             chosen = _flow.solve_flow(
                 compact.rows, compact.cols, compact.weights, arcs.integral, ones_r, ones_c
             )
-        else:
+        elif chosen is None:
             chosen = _assignment.solve_assignment(
                 compact.rows, compact.cols, compact.weights, arcs.integral, n_r, n_c
             )
