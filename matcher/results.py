@@ -25,7 +25,7 @@ def scores_frame(world: World, scores: PairScores) -> pl.DataFrame:
         "household_id": world.household_arrays.household_ids[scores.households[order]],
         "score": scores.score[order],
         "weight": scores.weight[order],
-        **{name: scores.contributions[order, k] for k, name in enumerate(FACTORS)},
+        **{name: scores.points[order, k] / 1e4 for k, name in enumerate(FACTORS)},
         "fee": scores.fee[order],
         "distance_km": scores.distance_km[order].round(2),
     })

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -26,14 +27,19 @@ class PairScores:
 
     units: np.ndarray  # unit row per pair
     households: np.ndarray  # household row per pair
-    contributions: np.ndarray  # (n, len(FACTORS)) points per factor
+    points: np.ndarray  # (n, len(FACTORS)) int32: each factor's contribution in units of 1e-4
     score: np.ndarray  # (n,) sum of contributions, in [0, 100]
     weight: np.ndarray  # (n,) int64, the coefficient propose maximises
     fee: np.ndarray  # (n,) int64 inter-agency fee
     distance_km: np.ndarray  # (n,)
 
+    @cached_property
+    def contributions(self) -> np.ndarray:
+        """(n, len(FACTORS)) points per factor; they add up to ``score``."""
+        return self.points / 1e4
+
     def factor(self, name: str) -> np.ndarray:
-        return self.contributions[:, FACTORS.index(name)]
+        return self.points[:, FACTORS.index(name)] / 1e4
 
 
 def _need_codes(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +77,8 @@ class _Sides:
     child_wait: np.ndarray
     household_wait: np.ndarray
     unit_fee: np.ndarray
+    dual: np.ndarray  # 2 for a dual-approved household, else 0
+    planned: np.ndarray  # 1 for an early-permanence plan, else 0
 
     @classmethod
     def build(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights) -> _Sides:
@@ -103,6 +111,8 @@ class _Sides:
             child_wait=child_wait,
             household_wait=household_wait,
             unit_fee=fee_table[np.minimum(units.int_column("size"), len(weights.fees_by_size))],
+            dual=2 * households.int_column("dual_approved"),
+            planned=units.int_column("early_permanence"),
         )
 
 
@@ -144,10 +154,14 @@ def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     dot += units.xyz[:, 2][u] * households.xyz[:, 2][h]
     distance_km = km_of_chord_squared(np.maximum(2.0 - 2.0 * dot, 0.0))
     ratio = distance_km / sides.travel_limit[h]
-    distance = np.where(ratio <= 1.0, 1.0 - 0.3 * ratio, np.clip(0.7 * (2.0 - ratio), 0.0, 0.7))
+    # 1 - 0.3 r up to the limit (r = 1), then 0.7 (2 - r) down to 0 at twice it:
+    # the smaller of the two lines, floored at 0.
+    distance = np.minimum(1.0 - 0.3 * ratio, 1.4 - 0.7 * ratio)
+    np.maximum(distance, 0.0, out=distance)
 
-    early_permanence = np.ones(len(u))
-    early_permanence[(hc("dual_approved")[h] != 0) & (uc("early_permanence")[u] == 0)] = 1.0 - weights.dual_reserve
+    # A dual-approved household for a child without an early-permanence plan.
+    reserve = np.array([1.0, 1.0, 1.0 - weights.dual_reserve, 1.0])
+    early_permanence = reserve[sides.dual[h] + sides.planned[u]]
 
     fee = sides.unit_fee[u]
     fee[uc("agency_code")[u] == hc("agency_code")[h]] = 0
@@ -175,20 +189,31 @@ def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     u = np.asarray(u, dtype=np.int64)
     h = np.asarray(h, dtype=np.int64)
     n = len(u)
-    # Contributions are kept in whole units of 1e-4 points while summing, so
-    # the score is exactly the sum of the rounded contributions.
-    contributions = np.empty((n, len(FACTORS)), dtype=np.float64, order="F")
+    # Contributions are kept in whole units of 1e-4 points (int32: compact,
+    # and the score is exactly the sum of the rounded contributions).
+    points = np.empty((n, len(FACTORS)), dtype=np.int32, order="F")
     fee = np.empty(n, dtype=np.int64)
     distance_km = np.empty(n, dtype=np.float64)
+    score = np.empty(n, dtype=np.float64)
+    link_weight = np.empty(n, dtype=np.int64)
 
     sides = _Sides.build(units, households, weights)
+    # The link weight's per-unit parts (README: 10 x score x size x boost).
+    overdue = np.clip(units.column("days_since_care") / (2 * weights.care_threshold_days), 0.0, 1.0)
+    size, boost = units.column("size"), 1.0 + weights.wait_boost * overdue
 
     def run(start: int) -> None:
         stop = min(n, start + CHUNK)
-        fits, fee[start:stop], distance_km[start:stop] = factor_fits(units, households, u[start:stop],
-                                                                     h[start:stop], weights, sides)
+        uu = u[start:stop]
+        fits, fee[start:stop], distance_km[start:stop] = factor_fits(units, households, uu, h[start:stop],
+                                                                     weights, sides)
+        total = np.zeros(stop - start, dtype=np.int64)
         for k, name in enumerate(FACTORS):
-            contributions[start:stop, k] = np.rint(fits[name] * (weights.factors[name] * 1e4))
+            column = np.rint(fits[name] * (weights.factors[name] * 1e4)).astype(np.int32)
+            points[start:stop, k] = column
+            total += column
+        score[start:stop] = total / 1e4
+        link_weight[start:stop] = np.rint(10.0 * score[start:stop] * size[uu] * boost[uu])
 
     starts = range(0, n, CHUNK)
     if n > 4 * CHUNK and workers > 1:
@@ -198,9 +223,4 @@ def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     else:
         for start in starts:
             run(start)
-    score = contributions.sum(axis=1)
-    score /= 1e4
-    contributions /= 1e4
-    overdue = np.clip(units.column("days_since_care")[u] / (2 * weights.care_threshold_days), 0.0, 1.0)
-    link_weight = np.rint(10.0 * score * units.column("size")[u] * (1.0 + weights.wait_boost * overdue))
-    return PairScores(u, h, contributions, score, link_weight.astype(np.int64), fee, distance_km)
+    return PairScores(u, h, points, score, link_weight, fee, distance_km)
