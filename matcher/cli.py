@@ -85,7 +85,8 @@ def validate(children: str, households: str, as_of: str | None) -> None:
 
 
 @cli.command()
-@click.option("--seed", type=int, required=True, help="Random seed; the same seed gives the same region.")
+@click.option("--seed", type=click.IntRange(min=0), required=True,
+              help="Random seed (>= 0); the same seed gives the same region.")
 @click.option("--children", "n_children", type=int, required=True, help="Number of children.")
 @click.option("--households", "n_households", type=int, required=True, help="Number of households.")
 @click.option("--out", "out", required=True, metavar="DIR", help="Folder to write children and households to.")
@@ -234,10 +235,12 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
     finally:
         if stop:
             stop()
-    if proposal.status in ("infeasible", "unknown"):
+    if proposal.status == "infeasible":
         raise InputError(Problem("command line", None, None, None,
-                                 f"a request that can be met; the solver says {proposal.status} (fixed links over "
-                                 "a budget, or too little time)"))
+                                 "a request that can be met; no proposal satisfies it (fixed links over a budget, "
+                                 "or fixed siblings too far apart)"))
+    if proposal.status == "unknown":
+        raise RuntimeError(f"the solver found no proposal within --time-limit {time_limit:g} s; allow more time")
     problems = check_validity(proposal, world)
     if problems:
         raise InvalidProposal(problems)
@@ -269,6 +272,8 @@ def demo(out: str, seed: int, as_of: str) -> None:
     """Make a synthetic region, validate it and show what matcher does."""
     from .demo import run_demo
 
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))
     run_demo(out, seed, _parse_date(as_of, "--as-of"))
 
 

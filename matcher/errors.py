@@ -22,13 +22,17 @@ class Problem:
     column: str | None
     value: str | None
     expected: str
+    kind: str | None = None
+    """What ``column`` names: "column" (the default for files), "option"
+    (the default on the command line), or "key" (a TOML file)."""
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
-            where += f", {'option' if self.file == 'command line' else 'column'} {self.column}"
+            kind = self.kind or ("option" if self.file == "command line" else "column")
+            where += f", {kind} {self.column}"
         got = "" if self.value is None else f": got {self.value!r}"
         return f"{where}{got}; expected {self.expected}"
 

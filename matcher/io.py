@@ -72,12 +72,51 @@ def _raw_csv(path: str) -> tuple[pl.DataFrame | None, list[Problem]]:
         return None, [Problem(path, line, None, repr(bad)[2:-1], "UTF-8 text; found bytes that are not UTF-8")]
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    text = data.decode("utf-8")
+    problems = _csv_shape_problems(path, text, rows=False)
+    if problems:
+        return None, problems
     try:
         frame = pl.read_csv(data, infer_schema=False, has_header=True)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        # Find the line at fault with the (slower) standard reader.
+        problems = _csv_shape_problems(path, text, rows=True)
+        if problems:
+            return None, problems
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, [Problem(path, None, None, None, f"a well-formed CSV file ({first})")]
     return frame, []
+
+
+def _csv_shape_problems(path: str, text: str, rows: bool) -> list[Problem]:
+    """Repeated header names, and (with ``rows``) rows whose number of fields
+    differs from the header's, each with its line number."""
+    import csv
+    import io as text_io
+
+    problems = []
+    reader = csv.reader(text_io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return problems
+    seen = set()
+    for name in header:
+        if name.strip() in seen:
+            problems.append(Problem(path, 1, name.strip(), None, "each column once in the header; it is repeated"))
+        seen.add(name.strip())
+    if not rows:
+        return problems
+    try:
+        for row in reader:
+            if row and len(row) != len(header):
+                problems.append(Problem(path, reader.line_num, None, f"{len(row)} fields",
+                                        f"{len(header)} fields, as in the header"))
+                if len(problems) >= 50:
+                    break
+    except csv.Error as exc:
+        problems.append(Problem(path, reader.line_num, None, None, f"well-formed CSV ({exc})"))
+    return problems
 
 
 def _raw_parquet(path: str) -> tuple[pl.DataFrame | None, list[Problem]]:
@@ -109,8 +148,9 @@ def _parse(values: pl.Series, col: Column) -> tuple[pl.Series, pl.Series]:
         return values, pl.Series([False] * len(values))
     if col.kind == INT:
         number = values.cast(pl.Float64, strict=False)
-        typed = number.cast(pl.Int64, strict=False)
-        bad = present & (number.is_null() | (number != number.round(0)) | number.is_infinite())
+        finite = number.is_not_null() & number.is_finite() & (number.abs() < 2**62)
+        typed = pl.select(pl.when(finite).then(number).otherwise(None)).to_series().cast(pl.Int64, strict=False)
+        bad = present & (~finite.fill_null(False) | (number != number.round(0)).fill_null(True))
     elif col.kind == FLOAT:
         typed = values.cast(pl.Float64, strict=False)
         bad = present & (typed.is_null() | typed.is_nan() | typed.is_infinite())
@@ -158,7 +198,13 @@ def _report(problems: list[Problem], path: str, frame: pl.DataFrame, mask: pl.Se
     picked = frame.filter(mask)
     rows = picked[ROW].to_list()
     source = value_column or column
-    values = picked[source].cast(pl.String).to_list() if source in picked.columns else [None] * len(rows)
+    if source in picked.columns:
+        values = picked[source]
+        if isinstance(values.dtype, pl.List):
+            values = values.list.join(";")
+        values = values.cast(pl.String).to_list()
+    else:
+        values = [None] * len(rows)
     for row, value in zip(rows, values):
         problems.append(Problem(path, row, column, value, expected))
 
@@ -213,7 +259,7 @@ def read_table(path: str | os.PathLike, table: Table, *, as_of: dt.date | None =
         _check_children(result.problems, path, frame, as_of)
         frame = _child_defaults(frame)
     else:
-        _check_households(result.problems, path, frame)
+        _check_households(result.problems, path, frame, as_of)
         frame = _household_defaults(frame)
     result.frame = frame
     return result
@@ -229,8 +275,9 @@ def _check_children(problems: list[Problem], path: str, frame: pl.DataFrame, as_
     _check_duplicates(problems, path, frame, "child_id")
     dob, entered, po = frame["date_of_birth"], frame["entered_care_date"], frame["placement_order_date"]
     if as_of is not None:
-        _report(problems, path, frame, (dob > as_of).fill_null(False), "date_of_birth",
-                f"a date of birth on or before --as-of {as_of.isoformat()}")
+        for column in ("date_of_birth", "entered_care_date", "placement_order_date"):
+            _report(problems, path, frame, (frame[column] > as_of).fill_null(False), column,
+                    f"a date on or before --as-of {as_of.isoformat()}")
     _report(problems, path, frame, (entered < dob).fill_null(False), "entered_care_date",
             "a date on or after date_of_birth")
     _report(problems, path, frame, (po < entered).fill_null(False), "placement_order_date",
@@ -258,8 +305,11 @@ def _check_children(problems: list[Problem], path: str, frame: pl.DataFrame, as_
                 value_column="sibling_plan")
 
 
-def _check_households(problems: list[Problem], path: str, frame: pl.DataFrame) -> None:
+def _check_households(problems: list[Problem], path: str, frame: pl.DataFrame, as_of: dt.date | None) -> None:
     _check_duplicates(problems, path, frame, "household_id")
+    if as_of is not None:
+        _report(problems, path, frame, (frame["approval_date"] > as_of).fill_null(False), "approval_date",
+                f"a date on or before --as-of {as_of.isoformat()}")
     _report(problems, path, frame, (frame["min_children"] > frame["max_children"]).fill_null(False),
             "min_children", "min_children <= max_children")
     _report(problems, path, frame, (frame["min_age_months"] > frame["max_age_months"]).fill_null(False),

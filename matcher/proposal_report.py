@@ -102,7 +102,9 @@ def proposal_summary(world: World, proposal) -> str:
         parts = [f"{label}: {got.get(key, 0)}/{of[key]}" for key, label in order if of.get(key)]
         lines.append(f"  {title}: " + ", ".join(parts))
     lines.append("")
-    lines.append("Inter-agency fees by child's agency:")
+    lines.append("Inter-agency fees by child's agency:" if not proposal.request.shortlist else
+                 "Inter-agency fees by child's agency, if every shortlisted link went ahead (alternatives: "
+                 "not a cost):")
     fees = proposal.links.join(units.select("unit_id", "agency_id"), on="unit_id", how="left")
     by_agency = dict(fees.group_by("agency_id").agg(pl.col("fee").sum()).iter_rows())
     for agency in sorted(set(by_agency) | set(proposal.request.budgets)):

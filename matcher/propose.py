@@ -78,11 +78,12 @@ def parse_budgets(values) -> dict[str, int]:
             value = int(amount.replace(",", "").replace("£", ""))
         except ValueError:
             value = -1
+        agency = agency.strip()
         if not sep or not agency or value < 0:
             raise InputError(Problem("command line", None, "--budget", text, "AGENCY=AMOUNT, a whole amount >= 0"))
         if agency in budgets:
             raise InputError(Problem("command line", None, "--budget", text, "one budget per agency"))
-        budgets[agency.strip()] = value
+        budgets[agency] = value
     return budgets
 
 
@@ -96,6 +97,10 @@ def make_request(budgets=(), min_score=None, fixed=(), excluded=(), sibling_cont
     if sibling_contact_km is not None and sibling_contact_km < 0:
         raise InputError(Problem("command line", None, "--sibling-contact-km", str(sibling_contact_km),
                                  "a distance >= 0"))
+    if shortlist is not None and (budgets or fixed or sibling_contact_km is not None):
+        raise InputError(Problem("command line", None, "--shortlist", str(shortlist),
+                                 "no --budget, --fix or --sibling-contact-km with a shortlist (a shortlist lists "
+                                 "alternatives; budgets and fixed links apply to one proposal)"))
     if time_limit_s <= 0:
         raise InputError(Problem("command line", None, "--time-limit", str(time_limit_s), "seconds > 0"))
     return ProposalRequest(parse_budgets(budgets), min_score, _pair_list(fixed, "--fix"),
@@ -109,8 +114,11 @@ def _resolve_pairs(world: World, pairs, option: str) -> list[tuple[int, int]]:
         u = world.unit_row_of_id.get(unit)
         h = world.household_row_of_id.get(household)
         if u is None:
+            holder = world.unit_row_of_child.get(unit)
+            hint = f"; {unit} is a child in unit {world.unit_arrays.unit_ids[holder]}" \
+                if holder is not None else ""
             problems.append(Problem("command line", None, option, f"{unit}={household}",
-                                    f"a known unit id; there is no unit {unit!r}"))
+                                    f"a known unit id; there is no unit {unit!r}{hint}"))
         if h is None:
             problems.append(Problem("command line", None, option, f"{unit}={household}",
                                     f"a known household id; there is no household {household!r}"))

@@ -66,9 +66,6 @@ class Weights:
         if abs(total - 100.0) > 1e-9:
             object.__setattr__(self, "factors", {k: v * 100.0 / total for k, v in self.factors.items()})
 
-    def fee_for(self, size: int) -> int:
-        return int(self.fees_by_size[min(size, len(self.fees_by_size)) - 1])
-
 
 PARAMETER_REASONS: dict[str, str] = {
     "needs_step": "Fit lost per need level above the household's accept level.",
@@ -87,6 +84,27 @@ PARAMETER_REASONS: dict[str, str] = {
 }
 
 
+INF = float("inf")
+# (lowest, highest, lowest allowed itself): shares stay in [0, 1] so that
+# every fit stays in [0, 1]; divisors must be above zero.
+PARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {
+    "needs_step": (0.0, 1.0, True),
+    "promote_credit": (0.0, 1.0, True),
+    "unrecorded_heritage_fit": (0.0, 1.0, True),
+    "age_gap_months": (0.0, INF, False),
+    "default_travel_km": (0.0, INF, False),
+    "dual_reserve": (0.0, 1.0, True),
+    "care_threshold_days": (0.0, INF, False),
+    "order_threshold_days": (0.0, INF, False),
+    "approval_full_days": (0.0, INF, False),
+    "wait_boost": (0.0, 1e6, True),
+}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < INF
+
+
 def load_weights(path: str | None) -> Weights:
     """Defaults, overridden by a TOML file with a ``[factors]`` table and
     top-level parameters. Unknown keys and bad values are input errors."""
@@ -96,35 +114,44 @@ def load_weights(path: str | None) -> Weights:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise InputError(Problem(path, None, None, None, "an existing weights file; no such file")) from None
+        raise InputError(Problem(path, None, None, None, "an existing weights file; no such file", kind="key")) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(path, None, None, None, f"a TOML file ({exc})")) from None
+        raise InputError(Problem(path, None, None, None, f"a TOML file ({exc})", kind="key")) from None
     defaults = Weights()
     factors = dict(defaults.factors)
     problems = []
-    for key, value in data.pop("factors", {}).items():
+    table = data.pop("factors", {})
+    if not isinstance(table, dict):
+        problems.append(Problem(path, None, "factors", str(table), "a [factors] table of factor = points", kind="key"))
+        table = {}
+    for key, value in table.items():
         if key not in factors:
-            problems.append(Problem(path, None, f"factors.{key}", str(value), f"one of {', '.join(FACTORS)}"))
-        elif not isinstance(value, (int, float)) or value < 0:
-            problems.append(Problem(path, None, f"factors.{key}", str(value), "a number >= 0"))
+            problems.append(Problem(path, None, f"factors.{key}", str(value), f"one of {', '.join(FACTORS)}", kind="key"))
+        elif not _is_number(value) or value < 0:
+            problems.append(Problem(path, None, f"factors.{key}", str(value), "a number >= 0", kind="key"))
         else:
             factors[key] = float(value)
     params = {}
     known = {f.name: f for f in dataclasses.fields(Weights) if f.name != "factors"}
     for key, value in data.items():
         if key not in known:
-            problems.append(Problem(path, None, key, str(value), f"one of factors, {', '.join(known)}"))
+            problems.append(Problem(path, None, key, str(value), f"one of factors, {', '.join(known)}", kind="key"))
         elif key == "fees_by_size":
-            if not (isinstance(value, list) and value and all(isinstance(v, int) and v >= 0 for v in value)):
-                problems.append(Problem(path, None, key, str(value), "a list of whole amounts >= 0"))
+            if not (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool)
+                                                             and v >= 0 for v in value)):
+                problems.append(Problem(path, None, key, str(value), "a list of whole amounts >= 0", kind="key"))
             else:
                 params[key] = tuple(value)
-        elif not isinstance(value, (int, float)) or value < 0:
-            problems.append(Problem(path, None, key, str(value), "a number >= 0"))
         else:
-            params[key] = float(value)
+            low, high, closed_low = PARAMETER_RANGES[key]
+            ok = _is_number(value) and (value >= low if closed_low else value > low) and value <= high
+            if not ok:
+                shown = f"a number {'>=' if closed_low else '>'} {low:g}" + (f" and <= {high:g}" if high < 1e300 else "")
+                problems.append(Problem(path, None, key, str(value), shown, kind="key"))
+            else:
+                params[key] = float(value)
     if sum(factors.values()) <= 0:
-        problems.append(Problem(path, None, "factors", None, "at least one factor weight above zero"))
+        problems.append(Problem(path, None, "factors", None, "at least one factor weight above zero", kind="key"))
     if problems:
         raise InputError(problems)
     return Weights(factors=factors, **params)

@@ -185,6 +185,8 @@ def test_same_input_gives_byte_identical_files(region_files, run_cli, tmp_path):
     (["--exclude", "garbage"], "--exclude"),
     (["--shortlist", "0"], "--shortlist"),
     (["--min-score", "101"], "--min-score"),
+    (["--shortlist", "2", "--budget", "LA01=5"], "--shortlist"),
+    (["--shortlist", "2", "--sibling-contact-km", "5"], "--shortlist"),
 ])
 def test_bad_options_exit_2_and_write_nothing(region_files, run_cli, tmp_path, extra, needle):
     children, households = region_files

@@ -210,3 +210,46 @@ def test_bad_input_to_commands_that_write_leaves_the_folder_unchanged(region_fil
                              *AS_OF_ARG)
     assert status == 2 and f"{line_of(3)}, column need_emotional" in err
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("which,column,value", [
+    ("children", "need_physical", "nan"),
+    ("children", "need_learning", "1e30"),
+    ("households", "max_children", "99999999999999999999"),
+    ("households", "max_age_months", "inf"),
+    ("households", "ethnicities", ";"),
+    ("households", "sexes", " ; "),
+    ("children", "entered_care_date", "2026-07-01"),
+    ("children", "placement_order_date", "2026-12-01"),
+    ("households", "approval_date", "2027-01-01"),
+])
+def test_more_bad_cells_are_caught(region_files, run_cli, which, column, value):
+    children, households = region_files
+    target = children if which == "children" else households
+    rewrite_cell(target, 2, column, value)
+    status, _, err = run_cli("validate", "--children", children, "--households", households, *AS_OF_ARG)
+    assert status == 2, err
+    assert f"{line_of(2)}, column {column}" in err and "Traceback" not in err
+
+
+def test_ragged_rows_and_repeated_headers_name_the_line(region_files, run_cli):
+    children, households = region_files
+    lines = children.read_text(encoding="utf-8").splitlines()
+    lines[5] += ",surplus"
+    children.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    status, _, err = run_cli("validate", "--children", children, "--households", households, *AS_OF_ARG)
+    assert status == 2 and f"{children}, row 6" in err and "fields" in err
+    head, *rest = households.read_text(encoding="utf-8").splitlines()
+    households.write_text("\n".join([head + ",status"] + [r + ",approved" for r in rest]) + "\n", encoding="utf-8")
+    status, _, err = run_cli("validate", "--children", children, "--households", households, *AS_OF_ARG)
+    assert status == 2 and f"{households}, row 1, column status" in err and "repeated" in err
+
+
+def test_generate_and_demo_refuse_bad_arguments(run_cli, tmp_path):
+    status, _, err = run_cli("generate", "--seed", "-1", "--children", 3, "--households", 3, "--out", tmp_path)
+    assert status == 2 and "--seed" in err
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    status, _, err = run_cli("demo", "--out", a_file)
+    assert status == 2 and "folder" in err
+    assert a_file.read_text(encoding="utf-8") == "x"
