@@ -27,15 +27,6 @@ from .unit_encoder import UnitArrays
 
 MAX_SIZE_ROW = 5  # units of five or more children share the last row
 AGE_ROWS = 218  # ages 0..216 months; 217 stands for "older than any approval"
-RULES: dict[int, str] = {
-    1: "only waiting children and approved households",
-    2: "unit size within the household's approved range",
-    3: "every child's age within the approved range and sex approved for",
-    4: "every need at or below the household's consider level",
-    5: "early permanence needs dual approval; direct contact needs acceptance",
-    6: "household at least the safety distance from the birth family",
-    7: "a together sibling group is placed whole or not at all",
-}
 
 
 @dataclass(frozen=True)
@@ -49,7 +40,8 @@ class HouseholdTables:
     sex_ok: np.ndarray  # (4, H): mask within approved sexes
     needs_first_ok: np.ndarray  # (64, H): the first three needs within consider
     needs_last_ok: np.ndarray  # (64, H): the last three needs within consider
-    permanence_contact_ok: np.ndarray  # (4, H): code = early_permanence + 2 * direct
+    permanence_ok: np.ndarray  # (2, H): row 1 = dual-approved (for an early-permanence plan)
+    contact_ok: np.ndarray  # (2, H): row 1 = accepts direct contact (for a direct-contact plan)
     xyz_t: np.ndarray  # (3, H) household unit vectors, transposed for matmul
 
     @property
@@ -72,7 +64,6 @@ class HouseholdTables:
         sex_ok = np.stack([(m & ~sexes) == 0 for m in range(4)])
         dual, direct = h.bool_column("dual_approved"), h.bool_column("accepts_direct_contact")
         yes = np.ones_like(dual)
-        permanence_contact_ok = np.stack([yes, dual, direct, dual & direct])
         return cls(
             approved=h.bool_column("approved"),
             size_ok=np.ascontiguousarray(size_ok),
@@ -81,7 +72,8 @@ class HouseholdTables:
             sex_ok=sex_ok,
             needs_first_ok=np.ascontiguousarray(needs_first),
             needs_last_ok=np.ascontiguousarray(needs_last),
-            permanence_contact_ok=permanence_contact_ok,
+            permanence_ok=np.stack([yes, dual]),
+            contact_ok=np.stack([yes, direct]),
             xyz_t=np.ascontiguousarray(h.xyz.T),
         )
 
@@ -100,29 +92,64 @@ def rule_2_size(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) ->
     return tables.size_ok[np.minimum(units.int_column("size")[rows], MAX_SIZE_ROW)]
 
 
-def rule_3_age_sex(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
-    """Rule 3: every child's age within [min_age_months, max_age_months] (the
-    youngest and the oldest are enough) and every child's sex approved."""
+def ages_within_range(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
+    """Part of rule 3: every child's age within [min_age_months,
+    max_age_months] (the youngest and the oldest are enough)."""
     youngest = _age_row(units.int_column("age_min_months")[rows])
     oldest = _age_row(units.int_column("age_max_months")[rows])
-    mask = tables.age_from_ok[youngest] & tables.age_to_ok[oldest]
-    mask &= tables.sex_ok[units.int_column("sexes_mask")[rows]]
+    return tables.age_from_ok[youngest] & tables.age_to_ok[oldest]
+
+
+def sexes_approved(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
+    """Part of rule 3: every child's sex is one the household is approved for."""
+    return tables.sex_ok[units.int_column("sexes_mask")[rows]]
+
+
+def rule_3_age_sex(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
+    """Rule 3: every child's age within the approved range and sex approved."""
+    mask = ages_within_range(units, rows, tables)
+    mask &= sexes_approved(units, rows, tables)
     return mask
+
+
+def need_codes(needs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Six need levels 0-3 per row as two codes 0-63: the first three needs
+    and the last three (base 4), the index into the need tables."""
+    needs = needs.astype(np.int64)
+    return needs[:, 0] + 4 * needs[:, 1] + 16 * needs[:, 2], needs[:, 3] + 4 * needs[:, 4] + 16 * needs[:, 5]
 
 
 def rule_4_needs(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
     """Rule 4: every need at or below the household's consider level."""
-    needs = units.needs[rows].astype(np.int64)
-    first = needs[:, 0] + 4 * needs[:, 1] + 16 * needs[:, 2]
-    last = needs[:, 3] + 4 * needs[:, 4] + 16 * needs[:, 5]
+    first, last = need_codes(units.needs[rows])
     return tables.needs_first_ok[first] & tables.needs_last_ok[last]
+
+
+def need_within_consider(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables, need: int) -> np.ndarray:
+    """Part of rule 4 for one need (its index in ``schema.NEEDS``): the same
+    tables, with every other need taken as level 0."""
+    only = np.zeros_like(units.needs[rows])
+    only[:, need] = units.needs[rows, need]
+    first, last = need_codes(only)
+    return tables.needs_first_ok[first] & tables.needs_last_ok[last]
+
+
+def early_permanence_met(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
+    """Part of rule 5: an early-permanence plan needs a dual-approved household."""
+    return tables.permanence_ok[units.int_column("early_permanence")[rows]]
+
+
+def direct_contact_met(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
+    """Part of rule 5: a direct-contact plan needs a household that accepts it."""
+    return tables.contact_ok[units.int_column("direct_contact")[rows]]
 
 
 def rule_5_permanence_contact(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np.ndarray:
     """Rule 5: early permanence needs dual approval; direct contact needs a
     household that accepts it."""
-    code = units.int_column("early_permanence")[rows] + 2 * units.int_column("direct_contact")[rows]
-    return tables.permanence_contact_ok[code]
+    mask = early_permanence_met(units, rows, tables)
+    mask &= direct_contact_met(units, rows, tables)
+    return mask
 
 
 def rule_6_safety_distance(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables,
@@ -189,9 +216,3 @@ def eligible(units: UnitArrays, rows: np.ndarray, tables: HouseholdTables) -> np
     mask &= rule_5_permanence_contact(units, rows, tables)
     mask &= rule_7_whole_group(units, rows, tables)
     return rule_6_safety_distance(units, rows, tables, candidates=mask)
-
-
-def broken_rules(units: UnitArrays, row: int, tables: HouseholdTables, household: int) -> list[int]:
-    """The numbers of the rules one unit-household pair breaks."""
-    rows = np.array([row])
-    return [n for n, rule in RULE_FUNCTIONS.items() if not rule(units, rows, tables)[0, household]]

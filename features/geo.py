@@ -24,12 +24,11 @@ def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.stack([cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)], axis=-1)
 
 
-def chord_squared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Squared chord between unit vectors (broadcasting on leading axes)."""
-    dx = a[..., 0] - b[..., 0]
-    dy = a[..., 1] - b[..., 1]
-    dz = a[..., 2] - b[..., 2]
-    return dx * dx + dy * dy + dz * dz
+def further_than(a: np.ndarray, b: np.ndarray, km: float) -> np.ndarray:
+    """(len(a), len(b)) mask: the points (unit vectors) are more than ``km``
+    apart, great-circle, with the 1 mm tolerance."""
+    limit = 1.0 - chord_squared_of_km(km + DISTANCE_TOLERANCE_KM) / 2.0
+    return (np.atleast_2d(a) @ np.atleast_2d(b).T) < limit
 
 
 def chord_squared_of_km(km: np.ndarray | float) -> np.ndarray:

@@ -100,9 +100,10 @@ class UnitEncoder(EncoderMixin):
         self._check_fitted()
         as_of = pl.lit(self.as_of)
         agency_codes = {a: i for i, a in enumerate(self.agencies_)}
-        kids = X.sort(["unit_id", "child_id"]).with_columns(
-            pl.Series("sex_bit", mask_of_code(X.sort(["unit_id", "child_id"])["sex"], SEX_BITS)),
-            pl.Series("heritage_bit", mask_of_code(X.sort(["unit_id", "child_id"])["ethnicity"], HERITAGE_BITS)),
+        kids = X.sort(["unit_id", "child_id"])
+        kids = kids.with_columns(
+            pl.Series("sex_bit", mask_of_code(kids["sex"], SEX_BITS)),
+            pl.Series("heritage_bit", mask_of_code(kids["ethnicity"], HERITAGE_BITS)),
             (as_of - pl.col("entered_care_date")).dt.total_days().alias("care_days"),
             (as_of - pl.col("placement_order_date")).dt.total_days().alias("po_days"),
             pl.col("agency_id").replace_strict(agency_codes, default=-1, return_dtype=pl.Int64).alias("agency_code"),

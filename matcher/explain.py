@@ -59,11 +59,12 @@ def pair_reasons(world, unit_row: int, household_row: int, contributions: np.nda
         ", ".join(age_words(a) for a in ages[:-1]) + " and " + age_words(ages[-1])
     unit_text = f"this child is {ages_text}" if size == 1 else f"this group is {size} children aged {ages_text}"
     age_text = f"aged {age_range_words(low, high)}"
-    lines: list[tuple[float, str]] = [(-1.0, f"approved for {approved} {age_text}; {unit_text}")]
+    placement = f"approved for {approved} {age_text}; {unit_text}"
+    lines: list[tuple[str, float, str]] = []
 
     def add(factor: str, text: str) -> None:
         lost = weights.factors[factor] - contributions[FACTORS.index(factor)]
-        lines.append((lost, text))
+        lines.append((factor, lost, text))
 
     accept, consider = h.accept[household_row], h.consider[household_row]
     above = [(NEEDS[i], int(level)) for i, level in enumerate(u.needs[unit_row]) if level > accept[i]]
@@ -132,6 +133,6 @@ def pair_reasons(world, unit_row: int, household_row: int, contributions: np.nda
     add("household_wait", f"household approved {h.column('days_since_approval')[household_row]:.0f} days ago")
     add("agency_fee", f"inter-agency fee {money(fee)}" if fee else "no inter-agency fee (same agency)")
 
-    waits = lines[-3:-1]  # child_wait, household_wait, added just before the fee
-    fits = sorted(lines[1:-3] + lines[-1:], key=lambda item: -item[0])
-    return [lines[0][1]] + [text for _, text in fits] + [text for _, text in waits]
+    waits = ("child_wait", "household_wait")
+    fits = sorted((line for line in lines if line[0] not in waits), key=lambda line: -line[1])
+    return [placement] + [text for _, _, text in fits] + [text for factor, _, text in lines if factor in waits]

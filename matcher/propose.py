@@ -179,7 +179,7 @@ def _fixed_arcs(world: World, request: ProposalRequest, scores: PairScores, keep
 def _sibling_conflicts(world: World, scores: PairScores, arcs: np.ndarray, km: float) -> np.ndarray:
     """Pairs of arcs (indices into ``arcs``) that would put siblings whose
     plan is ``apart`` with households more than ``km`` apart."""
-    from features.geo import chord_squared_of_km
+    from features.geo import further_than
 
     units = world.units
     apart = units.filter(pl.col("sibling_group_id").is_not_null() & (pl.col("size") == 1))
@@ -190,7 +190,6 @@ def _sibling_conflicts(world: World, scores: PairScores, arcs: np.ndarray, km: f
     by_unit: dict[int, np.ndarray] = {}
     order = np.argsort(unit_of_arc, kind="stable")
     starts = np.searchsorted(unit_of_arc[order], np.arange(len(world.unit_arrays) + 1))
-    limit = 1.0 - chord_squared_of_km(km) / 2.0  # dot product below this: further than km
     xyz = world.household_arrays.xyz
     out = []
     for members in groups.sort("sibling_group_id")["unit_id"].to_list():
@@ -202,8 +201,8 @@ def _sibling_conflicts(world: World, scores: PairScores, arcs: np.ndarray, km: f
                 left, right = by_unit[a], by_unit[b]
                 if len(left) == 0 or len(right) == 0:
                     continue
-                dot = xyz[scores.households[arcs[left]]] @ xyz[scores.households[arcs[right]]].T
-                li, ri = np.nonzero(dot < limit)
+                li, ri = np.nonzero(further_than(xyz[scores.households[arcs[left]]],
+                                                 xyz[scores.households[arcs[right]]], km))
                 out.append(np.stack([left[li], right[ri]], axis=1))
     return np.concatenate(out).astype(np.int64) if out else np.empty((0, 2), dtype=np.int64)
 

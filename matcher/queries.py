@@ -138,66 +138,69 @@ def _child_units(world: World, unit_row: int):
 
 def violations(world: World, unit_row: int, household_row: int) -> list[Violation]:
     """Every hard rule the pair breaks, each attributed to a child where the
-    rule is about one child, in rule order."""
+    rule is about one child, in rule order. Which rule, and which child,
+    are decided by the functions of :mod:`features.eligibility` (run on each
+    child as a unit of one); this function only words the answer."""
+    from features import eligibility as rules
+    from features.geo import haversine_km
+
     tables = HouseholdTables.build(world.household_arrays.take(np.array([household_row])))
-    unit = np.array([unit_row])
-    broken = [n for n, rule in RULE_FUNCTIONS.items() if not rule(world.unit_arrays, unit, tables)[0, 0]]
+    broken = [n for n, rule in RULE_FUNCTIONS.items()
+              if not rule(world.unit_arrays, np.array([unit_row]), tables)[0, 0]]
     if not broken:
         return []
     singles, kids = _child_units(world, unit_row)
-    h = world.household_arrays
     household = world.households.row(household_row, named=True)
+
+    def failing(check, *extra) -> list[int]:
+        """Children (positions in ``kids``) for whom ``check`` fails."""
+        return np.flatnonzero(~check(singles, np.arange(kids.height), tables, *extra)[:, 0]).tolist()
+
     out: list[Violation] = []
     for n in broken:
-        culprits = [i for i in range(kids.height) if not RULE_FUNCTIONS[n](singles, np.array([i]), tables)[0, 0]] \
-            if n in (1, 3, 4, 5, 6) else []
         if n == 1:
-            for i in culprits:
+            for i in failing(rules.rule_1_status):
                 if kids["status"][i] != "waiting":
                     out.append(Violation(1, kids["child_id"][i], f"{kids['child_id'][i]} is {kids['status'][i]}, "
                                                                  "not waiting: only waiting children are proposed"))
-            if household["status"] != "approved":
+            if not tables.approved[0]:
                 out.append(Violation(1, None, f"household {household['household_id']} is {household['status']}, "
                                               "not approved: only approved households are proposed"))
         elif n == 2:
             lo, hi = household["min_children"], household["max_children"]
             approved = children_words(lo) if lo == hi else f"{lo}–{hi} children"
-            size = kids.height
-            what = "a single child" if size == 1 else f"a sibling group of {size} placed together"
+            what = "a single child" if kids.height == 1 else f"a sibling group of {kids.height} placed together"
             out.append(Violation(2, None, f"approved for {approved}; this is {what}"))
         elif n == 3:
-            for i in culprits:
+            lo, hi = household["min_age_months"], household["max_age_months"]
+            for i in failing(rules.ages_within_range):
                 child, age = kids["child_id"][i], kids["age_months"][i]
-                lo, hi = household["min_age_months"], household["max_age_months"]
-                if not lo <= age <= hi:
-                    out.append(Violation(3, child, f"{child} is {age_words(age)} ({age} months); approved for ages "
-                                                   f"{age_range_words(lo, hi)} ({lo}–{hi} months)"))
-                if kids["sex"][i] not in household["sexes"]:
-                    sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in household["sexes"])
-                    out.append(Violation(3, child, f"{child} is a {'girl' if kids['sex'][i] == 'F' else 'boy'}; "
-                                                   f"approved for {sexes} only"))
+                out.append(Violation(3, child, f"{child} is {age_words(age)} ({age} months); approved for ages "
+                                               f"{age_range_words(lo, hi)} ({lo}–{hi} months)"))
+            sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in household["sexes"])
+            for i in failing(rules.sexes_approved):
+                child = kids["child_id"][i]
+                out.append(Violation(3, child, f"{child} is a {'girl' if kids['sex'][i] == 'F' else 'boy'}; "
+                                               f"approved for {sexes} only"))
         elif n == 4:
-            for i in culprits:
-                child = kids["child_id"][i]
-                for k, need in enumerate(NEEDS):
-                    level, limit = int(singles.needs[i, k]), int(h.consider[household_row, k])
-                    if level > limit:
-                        out.append(Violation(4, child, f"{child} has {LEVEL_LABELS[level]} {NEED_LABELS[need]} "
-                                                       f"({level}); the household would consider up to "
-                                                       f"{LEVEL_LABELS[limit]} ({limit})"))
+            for k, need in enumerate(NEEDS):
+                limit = int(world.household_arrays.consider[household_row, k])
+                for i in failing(rules.need_within_consider, k):
+                    child, level = kids["child_id"][i], int(singles.needs[i, k])
+                    out.append(Violation(4, child, f"{child} has {LEVEL_LABELS[level]} {NEED_LABELS[need]} "
+                                                   f"({level}); the household would consider up to "
+                                                   f"{LEVEL_LABELS[limit]} ({limit})"))
         elif n == 5:
-            for i in culprits:
-                child = kids["child_id"][i]
-                if kids["early_permanence"][i] and not household["dual_approved"]:
-                    out.append(Violation(5, child, f"{child}'s plan is early permanence (fostering for adoption); "
-                                                   "the household is not dual-approved"))
-                if kids["contact_plan"][i] == "direct" and not household["accepts_direct_contact"]:
-                    out.append(Violation(5, child, f"{child}'s plan includes direct contact; the household has "
-                                                   "not said it accepts direct contact"))
+            for i in failing(rules.early_permanence_met):
+                out.append(Violation(5, kids["child_id"][i], f"{kids['child_id'][i]}'s plan is early permanence "
+                                                             "(fostering for adoption); the household is not "
+                                                             "dual-approved"))
+            for i in failing(rules.direct_contact_met):
+                out.append(Violation(5, kids["child_id"][i], f"{kids['child_id'][i]}'s plan includes direct "
+                                                             "contact; the household has not said it accepts "
+                                                             "direct contact"))
         elif n == 6:
-            from features.geo import haversine_km
-
-            for i in culprits:
+            for i in failing(rules.rule_6_safety_distance):
                 child = kids["child_id"][i]
                 km = float(haversine_km(kids["birth_family_lat"][i], kids["birth_family_lon"][i],
                                         household["lat"], household["lon"]))
@@ -207,6 +210,7 @@ def violations(world: World, unit_row: int, household_row: int) -> list[Violatio
             absent = kids.filter(kids["status"] != "waiting")["child_id"].to_list()
             out.append(Violation(7, None, "this sibling group is to be placed together, and "
                                           f"{', '.join(absent)} cannot be placed now, so the group cannot be"))
+    out.sort(key=lambda v: v.rule)
     return out
 
 

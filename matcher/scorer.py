@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from features.eligibility import need_codes
 from features.geo import km_of_chord_squared
 from features.household_encoder import HouseholdArrays
 from features.unit_encoder import UnitArrays
@@ -38,16 +39,6 @@ class PairScores:
         """(n, len(FACTORS)) points per factor; they add up to ``score``."""
         return self.points / 1e4
 
-    def factor(self, name: str) -> np.ndarray:
-        return self.points[:, FACTORS.index(name)] / 1e4
-
-
-def _need_codes(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Six levels 0-3 as two codes 0-63 (first three needs, last three)."""
-    levels = levels.astype(np.int16)
-    first = levels[:, 0] + 4 * levels[:, 1] + 16 * levels[:, 2]
-    last = levels[:, 3] + 4 * levels[:, 4] + 16 * levels[:, 5]
-    return first, last
 
 
 def _excess_table() -> np.ndarray:
@@ -84,10 +75,10 @@ class _Sides:
     def build(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights) -> _Sides:
         uc, hc = units.column, households.column
         if "scorer" not in units.cache:
-            units.cache["scorer"] = _need_codes(units.needs)
+            units.cache["scorer"] = need_codes(units.needs)
         if "scorer" not in households.cache:  # what does not depend on the weights, once per region
             low, high = hc("min_age_months"), hc("max_age_months")
-            households.cache["scorer"] = (*_need_codes(households.accept), (low + high) * 0.5,
+            households.cache["scorer"] = (*need_codes(households.accept), (low + high) * 0.5,
                                           (high - low) * 0.5 + 12.0)
         unit_first, unit_last = units.cache["scorer"]
         house_first, house_last, house_middle, house_half = households.cache["scorer"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import polars as pl
 
 
@@ -61,15 +60,3 @@ def build_units(children: pl.DataFrame, as_of: dt.date) -> tuple[pl.DataFrame, p
         )
     )
     return kids, units
-
-
-def unit_index(units: pl.DataFrame) -> dict[str, int]:
-    """unit_id -> row position."""
-    return {u: i for i, u in enumerate(units["unit_id"].to_list())}
-
-
-def child_offsets(kids: pl.DataFrame) -> np.ndarray:
-    """Start offset of each unit's children in the unit-sorted children
-    frame, plus a final end offset (CSR layout)."""
-    sizes = kids.group_by("unit_id", maintain_order=True).len()["len"].to_numpy()
-    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)

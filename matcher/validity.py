@@ -117,9 +117,12 @@ def check_validity(proposal, world: World) -> list[str]:
 
 
 def _sibling_contact_problems(world: World, u_arr, h_arr, km: float) -> list[str]:
-    from features.geo import haversine_km
+    """Siblings placed apart whose households are more than ``km`` apart
+    (the same test propose uses to forbid them)."""
+    from features.geo import further_than, haversine_km
 
     group = world.units["sibling_group_id"].to_numpy()[u_arr]
+    xyz = world.household_arrays.xyz
     lat, lon = world.households["lat"].to_numpy(), world.households["lon"].to_numpy()
     members: dict[str, list[int]] = {}
     for i, g in enumerate(group):
@@ -129,8 +132,8 @@ def _sibling_contact_problems(world: World, u_arr, h_arr, km: float) -> list[str
     for g, links in sorted(members.items()):
         for a, i in enumerate(links):
             for j in links[a + 1:]:
-                d = float(haversine_km(lat[h_arr[i]], lon[h_arr[i]], lat[h_arr[j]], lon[h_arr[j]]))
-                if d > km + 1e-6:
+                if further_than(xyz[h_arr[i]], xyz[h_arr[j]], km)[0, 0]:
+                    d = float(haversine_km(lat[h_arr[i]], lon[h_arr[i]], lat[h_arr[j]], lon[h_arr[j]]))
                     problems.append(f"siblings {world.unit_arrays.unit_ids[u_arr[i]]} and "
                                     f"{world.unit_arrays.unit_ids[u_arr[j]]} (group {g}) are proposed to "
                                     f"households {d:.1f} km apart; --sibling-contact-km is {km:g}")

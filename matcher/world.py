@@ -4,7 +4,7 @@ the rule tables, built once and shared by every query."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -36,7 +36,6 @@ class World:
     unit_arrays: UnitArrays
     household_arrays: HouseholdArrays
     agencies: tuple[str, ...]
-    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_region(cls, region: RegionFiles, as_of: dt.date, weights: Weights | None = None) -> World:
@@ -93,10 +92,3 @@ class World:
         except KeyError:
             raise LookupInputError(f"no household with household_id {household_id!r} in the households file") \
                 from None
-
-    def unit_row_by_id(self, unit_id: str) -> int:
-        try:
-            return self.unit_row_of_id[unit_id]
-        except KeyError:
-            raise LookupInputError(f"no unit with unit_id {unit_id!r} (a sibling_group_id of a together group, "
-                                   "or a child_id)") from None

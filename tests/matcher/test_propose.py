@@ -81,7 +81,10 @@ def test_every_option_gives_a_valid_proposal(world, min_score, use_fix, use_excl
                            sibling_contact_km=contact, time_limit_s=20)
     proposal = propose(world, request)
     if proposal.status == "infeasible":
-        assert fixed and budget is not None  # only a fixed link over a budget can make it so
+        # Only a fixed link whose own fee is over its agency's budget can make it so.
+        assert fixed and budget is not None
+        i = int(np.argmin(scores.weight))
+        assert scores.fee[i] > budget
         return
     assert proposal.status in ("optimal", "feasible")
     assert check_validity(proposal, world) == []
@@ -120,11 +123,11 @@ def test_check_validity_names_every_broken_rule(world):
     assert any("proposed 2 times" in p and "rule 8" in p for p in check_validity(_tampered(proposal, doubled), world))
     # A together group split (rule 7).
     group = links.filter(pl.col("child_ids").str.contains(";"))
-    if group.height:
-        unit = group["unit_id"][0]
-        split = links.with_columns(pl.when(pl.col("unit_id") == unit).then(pl.col("child_ids").str.split(";")
-                                   .list.first()).otherwise(pl.col("child_ids")).alias("child_ids"))
-        assert any("rule 7" in p for p in check_validity(_tampered(proposal, split), world))
+    assert group.height, "the fixture region should propose at least one sibling group"
+    unit = group["unit_id"][0]
+    split = links.with_columns(pl.when(pl.col("unit_id") == unit).then(pl.col("child_ids").str.split(";")
+                               .list.first()).otherwise(pl.col("child_ids")).alias("child_ids"))
+    assert any("rule 7" in p for p in check_validity(_tampered(proposal, split), world))
     # An ineligible pair, explained by its rule.
     scores = proposal.candidates
     eligible = set(zip(scores.units.tolist(), scores.households.tolist()))
