@@ -255,6 +255,10 @@ def read_table(path: str | os.PathLike, table: Table, *, as_of: dt.date | None =
             _report(result.problems, path, raw, values.is_null(), col.name, f"a value ({col.expected()})")
         typed_columns.append(typed.alias(col.name))
     frame = pl.DataFrame(typed_columns).with_columns(raw[ROW])
+    for col in table.columns:
+        if col.unique:
+            _check_duplicates(result.problems, path, frame, col.name)
+    frame = frame.with_columns(pl.col(c.name).fill_null(c.default) for c in table.columns if c.default is not None)
     if table is CHILDREN:
         _check_children(result.problems, path, frame, as_of)
         frame = _child_defaults(frame)
@@ -272,7 +276,6 @@ def _check_duplicates(problems: list[Problem], path: str, frame: pl.DataFrame, i
 
 
 def _check_children(problems: list[Problem], path: str, frame: pl.DataFrame, as_of: dt.date | None) -> None:
-    _check_duplicates(problems, path, frame, "child_id")
     dob, entered, po = frame["date_of_birth"], frame["entered_care_date"], frame["placement_order_date"]
     if as_of is not None:
         for column in ("date_of_birth", "entered_care_date", "placement_order_date"):
@@ -306,7 +309,6 @@ def _check_children(problems: list[Problem], path: str, frame: pl.DataFrame, as_
 
 
 def _check_households(problems: list[Problem], path: str, frame: pl.DataFrame, as_of: dt.date | None) -> None:
-    _check_duplicates(problems, path, frame, "household_id")
     if as_of is not None:
         _report(problems, path, frame, (frame["approval_date"] > as_of).fill_null(False), "approval_date",
                 f"a date on or before --as-of {as_of.isoformat()}")
@@ -324,22 +326,22 @@ def _check_households(problems: list[Problem], path: str, frame: pl.DataFrame, a
 
 
 def _child_defaults(frame: pl.DataFrame) -> pl.DataFrame:
+    """Defaults that depend on other columns (the plain ones come from the
+    schema): a sibling plan is ``together`` only for children in a group."""
     return frame.with_columns(
         pl.when(pl.col("sibling_group_id").is_not_null())
         .then(pl.col("sibling_plan").fill_null("together"))
         .otherwise(None)
         .alias("sibling_plan"),
-        pl.col("early_permanence").fill_null(False),
-        pl.col("contact_plan").fill_null("none"),
     )
 
 
 def _household_defaults(frame: pl.DataFrame) -> pl.DataFrame:
+    """Defaults that depend on other columns: consider defaults to accept;
+    an empty can_promote is an empty list."""
     return frame.with_columns(
         *(pl.col(f"consider_{n}").fill_null(pl.col(f"accept_{n}")) for n in NEEDS),
         pl.col("can_promote").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        pl.col("dual_approved").fill_null(False),
-        pl.col("accepts_direct_contact").fill_null(False),
     )
 
 
