@@ -74,3 +74,21 @@ class EncoderMixin:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+class NamedColumns:
+    """Column access by feature name for the encoded-array dataclasses,
+    which hold ``matrix`` (column-major) and ``names``."""
+
+    matrix: np.ndarray
+    names: tuple[str, ...]
+
+    def column(self, name: str) -> np.ndarray:
+        """A contiguous float column (the matrix is column-major)."""
+        return self.matrix[:, self.names.index(name)]
+
+    def int_column(self, name: str) -> np.ndarray:
+        return self.column(name).astype(np.int64)
+
+    def bool_column(self, name: str) -> np.ndarray:
+        return self.column(name) != 0

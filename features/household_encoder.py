@@ -10,7 +10,7 @@ import polars as pl
 
 from matcher.schema import NEEDS
 
-from ._base import EncoderMixin
+from ._base import EncoderMixin, NamedColumns
 from .codes import HERITAGE_BITS, SEX_BITS, mask_of_list
 from .geo import unit_vectors
 
@@ -23,7 +23,7 @@ HOUSEHOLD_FEATURES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class HouseholdArrays:
+class HouseholdArrays(NamedColumns):
     """Encoded households, one entry per row of the households file."""
 
     household_ids: np.ndarray
@@ -37,15 +37,6 @@ class HouseholdArrays:
 
     def __len__(self) -> int:
         return len(self.household_ids)
-
-    def column(self, name: str) -> np.ndarray:
-        return self.matrix[:, self.names.index(name)]
-
-    def int_column(self, name: str) -> np.ndarray:
-        return self.column(name).astype(np.int64)
-
-    def bool_column(self, name: str) -> np.ndarray:
-        return self.column(name) != 0
 
     def take(self, rows: np.ndarray) -> HouseholdArrays:
         """The households at ``rows`` only."""

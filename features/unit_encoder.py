@@ -10,7 +10,7 @@ import polars as pl
 
 from matcher.schema import NEEDS
 
-from ._base import EncoderMixin
+from ._base import EncoderMixin, NamedColumns
 from .codes import HERITAGE_BITS, SEX_BITS, mask_of_code
 from .geo import unit_vectors
 
@@ -22,7 +22,7 @@ UNIT_FEATURES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class UnitArrays:
+class UnitArrays(NamedColumns):
     """Encoded units, one entry per unit in ``unit_ids`` order.
 
     The per-child safety constraints (rule 6) are kept child by child, since
@@ -45,15 +45,6 @@ class UnitArrays:
 
     def __len__(self) -> int:
         return len(self.unit_ids)
-
-    def column(self, name: str) -> np.ndarray:
-        return self.matrix[:, self.names.index(name)]
-
-    def int_column(self, name: str) -> np.ndarray:
-        return self.column(name).astype(np.int64)
-
-    def bool_column(self, name: str) -> np.ndarray:
-        return self.column(name) != 0
 
 
 class UnitEncoder(EncoderMixin):
