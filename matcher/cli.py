@@ -90,7 +90,8 @@ def validate(children: str, households: str, as_of: str | None) -> None:
 @click.option("--children", "n_children", type=int, required=True, help="Number of children.")
 @click.option("--households", "n_households", type=int, required=True, help="Number of households.")
 @click.option("--out", "out", required=True, metavar="DIR", help="Folder to write children and households to.")
-@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Date the region is drawn at (default today).")
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="Date the region is drawn at (default today); the same seed and date give the same files.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str) -> None:
     """Write a synthetic region in the contract's format."""
@@ -105,7 +106,11 @@ def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))
     kids, homes = generate_region(seed, n_children, n_households, day)
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise InputError(Problem("command line", None, "--out", out, f"a folder that can be made ({exc.strerror})")) \
+            from None
     write_table(kids, os.path.join(out, f"children.{fmt}"), CHILDREN)
     write_table(homes, os.path.join(out, f"households.{fmt}"), HOUSEHOLDS)
     click.echo(f"wrote {n_children} children and {n_households} households to {out}")
@@ -297,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
         if os.environ.get("MATCHER_DEBUG"):
             raise
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        name = "" if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: "
+        click.echo(f"error: {name}{exc}", err=True)
         return 1
     return 0
 

@@ -26,6 +26,8 @@ def age_words(months: float) -> str:
 def age_range_words(low: float, high: float) -> str:
     """'0–4 years' when both ends are whole years, else '6–30 months'."""
     low, high = int(low), int(high)
+    if low == high:
+        return age_words(low)
     if low % 12 == 0 and high % 12 == 0:
         return f"{low // 12}–{high // 12} years"
     return f"{low}–{high} months"
@@ -95,11 +97,14 @@ def pair_reasons(world, unit_row: int, household_row: int, contributions: np.nda
         add("heritage", "; ".join(parts))
 
     if cmax > size:
-        add("siblings", f"approved for up to {children_words(cmax)}: {cmax - size} place(s) kept free for siblings")
+        add("siblings", f"approved for up to {children_words(cmax)}: placing {children_words(size)} here leaves "
+                        f"{cmax - size} place{'s' if cmax - size > 1 else ''} a sibling group could have used")
     else:
-        add("siblings", f"uses all {children_words(cmax)} the household is approved for")
+        add("siblings", "the household is approved for exactly this many children")
 
-    add("age_fit", f"ages sit {'in the middle' if contributions[FACTORS.index('age_fit')] >= 0.8 * weights.factors['age_fit'] else 'towards the edge'} of the approved range")
+    share = contributions[FACTORS.index("age_fit")] / weights.factors["age_fit"] if weights.factors["age_fit"] else 1
+    where = "near the middle of" if share >= 0.8 else "within, off-centre in" if share >= 0.4 else "near the edge of"
+    add("age_fit", f"ages sit {where} the approved age range")
     youngest = h.column("youngest_child_months")[household_row]
     if np.isnan(youngest):
         add("age_gap", "no children already at home")
@@ -111,8 +116,8 @@ def pair_reasons(world, unit_row: int, household_row: int, contributions: np.nda
                               f"be {relation} them")
 
     travel = h.column("max_travel_km")[household_row]
-    limit = f"travel limit {travel:.0f} km" if not np.isnan(travel) else \
-        f"no travel limit given; {weights.default_travel_km:.0f} km assumed"
+    limit = f"travel limit {travel:.0f} km" if travel > 0 else \
+        f"no travel limit given; {weights.default_travel_km:.0f} km assumed"  # as the scorer: NaN or 0
     add("distance", f"{distance_km:.0f} km away ({limit})")
 
     planned = u.column("early_permanence")[unit_row] != 0

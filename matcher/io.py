@@ -132,6 +132,8 @@ def _raw_parquet(path: str) -> tuple[pl.DataFrame | None, list[Problem]]:
             expr = col.cast(pl.List(pl.String)).list.join(";")
         elif dtype == pl.Date:
             expr = col.dt.strftime("%Y-%m-%d")
+        elif isinstance(dtype, pl.Datetime):  # pandas writes dates as timestamps
+            expr = col.dt.date().dt.strftime("%Y-%m-%d")
         elif dtype == pl.Boolean:
             expr = pl.when(col).then(pl.lit("true")).when(~col).then(pl.lit("false")).otherwise(None)
         else:
@@ -251,6 +253,10 @@ def read_table(path: str | os.PathLike, table: Table, *, as_of: dt.date | None =
             values = raw[col.name]
         typed, bad = _parse(values, col)
         _report(result.problems, path, raw, bad, col.name, col.expected())
+        if col.name.endswith("_id"):
+            # Ids appear inside ;-separated lists in output files.
+            awkward = values.str.contains(r"[;\r\n]").fill_null(False)
+            _report(result.problems, path, raw, awkward, col.name, "an id without ';' or line breaks")
         if col.required:
             _report(result.problems, path, raw, values.is_null(), col.name, f"a value ({col.expected()})")
         typed_columns.append(typed.alias(col.name))
@@ -292,6 +298,9 @@ def _check_children(problems: list[Problem], path: str, frame: pl.DataFrame, as_
             "a value, since birth_family_lon is given")
     _report(problems, path, frame, frame["min_distance_km"].is_not_null() & ~(has_bf_lat & has_bf_lon),
             "min_distance_km", "a birth-family location (birth_family_lat, birth_family_lon) to keep it from")
+    collides = frame["sibling_group_id"].is_in(frame["child_id"].drop_nulls().implode()).fill_null(False)
+    _report(problems, path, frame, collides, "sibling_group_id",
+            "a sibling_group_id that is not also a child_id (a together group's unit id is its sibling_group_id)")
     grouped = frame.filter(pl.col("sibling_group_id").is_not_null()).with_columns(
         pl.col("sibling_plan").fill_null("together").alias("__plan__")
     )

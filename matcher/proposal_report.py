@@ -54,7 +54,14 @@ def unproposed_reasons(world: World, proposal) -> list[tuple[str, str]]:
             out.append((unit, "no eligible household at all"))
             continue
         free = [h for h, _ in options if h not in taken_by]
-        if not free:
+        beaten = [(h, w) for h, w in options if h in taken_by and w > weight_of[taken_by[h]]]
+        if not free and beaten:
+            # A lower-weight link won one of its households: only a side
+            # constraint (a budget, sibling contact, a fixed link) explains that.
+            h, w = sorted(beaten, key=lambda o: (-o[1], o[0]))[0]
+            out.append((unit, f"kept out by {_constraints_in(proposal.request)}: e.g. {h} went to {taken_by[h]} "
+                              f"(weight {weight_of[taken_by[h]]}) although this unit's link would weigh {w}"))
+        elif not free:
             best = sorted(options, key=lambda o: (-o[1], o[0]))[:3]
             named = "; ".join(f"{h} went to {taken_by[h]} (weight {weight_of[taken_by[h]]} vs {w} here)"
                               for h, w in best)
@@ -62,17 +69,24 @@ def unproposed_reasons(world: World, proposal) -> list[tuple[str, str]]:
             out.append((unit, f"every one of its {len(options)} eligible households went to another unit in the "
                               f"best overall proposal: {named}{more}"))
         else:
-            reasons = []
-            if proposal.request.min_score is not None or proposal.request.excluded:
-                reasons.append("--min-score or --exclude")
-            if proposal.request.budgets:
-                reasons.append("an inter-agency fee budget")
-            if proposal.request.sibling_contact_km is not None:
-                reasons.append("--sibling-contact-km")
-            why = " or ".join(reasons) or "the solver's time limit"
             out.append((unit, f"{len(free)} eligible household(s) left free ({', '.join(sorted(free)[:3])}"
-                              f"{'...' if len(free) > 3 else ''}) could not be used because of {why}"))
+                              f"{'...' if len(free) > 3 else ''}) could not be used because of "
+                              f"{_constraints_in(proposal.request)}"))
     return out
+
+
+def _constraints_in(request) -> str:
+    """The side constraints of a request, in words."""
+    reasons = []
+    if request.min_score is not None or request.excluded:
+        reasons.append("--min-score or --exclude")
+    if request.budgets:
+        reasons.append("an inter-agency fee budget")
+    if request.sibling_contact_km is not None:
+        reasons.append("--sibling-contact-km")
+    if request.fixed:
+        reasons.append("a fixed link")
+    return " or ".join(reasons) or "the solver's time limit"
 
 
 def proposal_summary(world: World, proposal) -> str:
@@ -85,7 +99,8 @@ def proposal_summary(world: World, proposal) -> str:
     children_proposed = int(proposed["size"].sum())
     lines = []
     kind = f"shortlist of up to {proposal.request.shortlist}" if proposal.request.shortlist else "proposal"
-    lines.append(f"Batch {kind} as of {world.as_of.isoformat()}: {proposal.links.height} links")
+    n_links = proposal.links.height
+    lines.append(f"Batch {kind} as of {world.as_of.isoformat()}: {n_links} link{'s' if n_links != 1 else ''}")
     lines.append(f"Solver: {proposal.method}; status {proposal.status}; total weight {proposal.objective:,.0f}"
                  + ("" if proposal.status == "optimal" else
                     f"; bound {proposal.bound:,.0f}; gap {proposal.gap:.2%}"))
@@ -111,6 +126,8 @@ def proposal_summary(world: World, proposal) -> str:
         budget = proposal.request.budgets.get(agency)
         spent = int(by_agency.get(agency, 0))
         lines.append(f"  {agency}: {money(spent)}" + (f" of a {money(budget)} budget" if budget is not None else ""))
+    if not by_agency and not proposal.request.budgets:
+        lines.append("  none")
     lines.append("")
     reasons = unproposed_reasons(world, proposal) if not proposal.request.shortlist else []
     if not proposal.request.shortlist:

@@ -13,6 +13,7 @@ households per unit and K units per household (an exact b-matching).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,10 +75,9 @@ def parse_budgets(values) -> dict[str, int]:
     budgets: dict[str, int] = {}
     for text in values:
         agency, sep, amount = text.partition("=")
-        try:
-            value = int(amount.replace(",", "").replace("£", ""))
-        except ValueError:
-            value = -1
+        amount = amount.strip().lstrip("£")
+        # Whole pounds, optionally with thousands separators: 100000 or 100,000.
+        value = int(amount.replace(",", "")) if re.fullmatch(r"\d+|\d{1,3}(,\d{3})+", amount) else -1
         agency = agency.strip()
         if not sep or not agency or value < 0:
             raise InputError(Problem("command line", None, "--budget", text, "AGENCY=AMOUNT, a whole amount >= 0"))

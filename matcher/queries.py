@@ -175,8 +175,10 @@ def violations(world: World, unit_row: int, household_row: int) -> list[Violatio
             lo, hi = household["min_age_months"], household["max_age_months"]
             for i in failing(rules.ages_within_range):
                 child, age = kids["child_id"][i], kids["age_months"][i]
-                out.append(Violation(3, child, f"{child} is {age_words(age)} ({age} months); approved for ages "
-                                               f"{age_range_words(lo, hi)} ({lo}–{hi} months)"))
+                exact = f" ({age} months)" if age >= 24 else ""
+                exact_range = f" ({lo}–{hi} months)" if "months" not in age_range_words(lo, hi) else ""
+                out.append(Violation(3, child, f"{child} is {age_words(age)}{exact}; approved for ages "
+                                               f"{age_range_words(lo, hi)}{exact_range}"))
             sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in household["sexes"])
             for i in failing(rules.sexes_approved):
                 child = kids["child_id"][i]

@@ -37,7 +37,7 @@ def format_summary(counts: dict) -> str:
         [
             f"children:   {counts['children']} ({counts['children_waiting']} waiting, "
             f"{counts['children_aged_5_plus_waiting']} of them aged 5 or over)",
-            f"units:      {counts['units']} ({counts['units_waiting']} waiting; by size: {sizes})",
+            f"units:      {counts['units']} ({counts['units_waiting']} waiting; waiting units by size: {sizes})",
             f"households: {counts['households']} ({counts['households_approved']} approved, "
             f"{counts['households_vaa']} approved by voluntary agencies)",
         ]

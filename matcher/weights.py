@@ -161,7 +161,11 @@ def describe_weights(weights: Weights) -> str:
     """The defaults as TOML, each with a sentence saying why."""
     lines = ["# matcher scorer weights (TOML). Factor weights are points out of 100.", "", "[factors]"]
     for name in FACTORS:
-        lines.append(f"# {FACTOR_REASONS[name]}")
+        reason = FACTOR_REASONS[name]
+        if name == "agency_fee":
+            fees = " / ".join(f"{f:,}" for f in weights.fees_by_size)
+            reason = reason.replace("27,000 / 43,000 / 54,000", fees)
+        lines.append(f"# {reason}")
         lines.append(f"{name} = {weights.factors[name]:g}")
     lines.append("")
     body = []

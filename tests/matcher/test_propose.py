@@ -183,6 +183,7 @@ def test_same_input_gives_byte_identical_files(region_files, run_cli, tmp_path):
 @pytest.mark.parametrize("extra,needle", [
     (["--budget", "LA01"], "--budget"),
     (["--budget", "LA01=-5"], "--budget"),
+    (["--budget", "LA01=1,0,0"], "--budget"),
     (["--budget", "NOWHERE=100"], "NOWHERE"),
     (["--fix", "NO-UNIT=H000001"], "NO-UNIT"),
     (["--exclude", "garbage"], "--exclude"),

@@ -253,3 +253,34 @@ def test_generate_and_demo_refuse_bad_arguments(run_cli, tmp_path):
     status, _, err = run_cli("demo", "--out", a_file)
     assert status == 2 and "folder" in err
     assert a_file.read_text(encoding="utf-8") == "x"
+
+
+def test_ids_must_not_hold_separators_and_group_ids_must_not_be_child_ids(region_files, run_cli):
+    children, households = region_files
+    rewrite_cell(children, 1, "child_id", "C;1")
+    rows = list(csv.DictReader(children.open(encoding="utf-8")))
+    grouped = next(i for i, r in enumerate(rows) if r["sibling_group_id"] and r["sibling_plan"] != "apart")
+    single = next(i for i, r in enumerate(rows) if not r["sibling_group_id"] and i != 1)
+    rewrite_cell(children, single, "child_id", rows[grouped]["sibling_group_id"])
+    status, _, err = run_cli("validate", "--children", children, "--households", households, *AS_OF_ARG)
+    assert status == 2
+    assert f"{line_of(1)}, column child_id" in err and "';'" in err
+    assert f"{line_of(grouped)}, column sibling_group_id" in err and "not also a child_id" in err
+
+
+def test_parquet_dates_written_as_timestamps_are_read_as_dates(tmp_path, run_cli):
+    from tests.conftest import write_region
+
+    children, households = write_region(tmp_path, fmt="parquet")
+    frame = pl.read_parquet(children)
+    frame.with_columns(pl.col("date_of_birth").cast(pl.Datetime("us"))).write_parquet(children)
+    status, out, err = run_cli("validate", "--children", children, "--households", households, *AS_OF_ARG)
+    assert status == 0, err
+    assert "valid" in out
+
+
+def test_generate_into_a_path_under_a_file_exits_2(run_cli, tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    status, _, err = run_cli("generate", "--seed", 1, "--children", 3, "--households", 3, "--out", a_file / "sub")
+    assert status == 2 and "--out" in err and "Traceback" not in err
