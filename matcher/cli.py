@@ -225,10 +225,9 @@ def scores(children, households, as_of, out, weights_file) -> None:
 def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
             time_limit, workers, seed, weights_file) -> None:
     """A batch proposal of links to explore, with a summary beside it."""
-    from .output import check_out_path, progress_printer, write_frame
+    from .output import check_out_path, progress_printer
     from .propose import make_request, propose as run_proposal
-    from .proposal_report import proposal_summary
-    from .validity import InvalidProposal, check_validity
+    from .proposal_report import write_proposal
 
     path = check_out_path(out)
     request = make_request(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist, time_limit,
@@ -246,13 +245,7 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
                                  "or fixed siblings too far apart)"))
     if proposal.status == "unknown":
         raise RuntimeError(f"the solver found no proposal within --time-limit {time_limit:g} s; allow more time")
-    problems = check_validity(proposal, world)
-    if problems:
-        raise InvalidProposal(problems)
-    summary = proposal_summary(world, proposal)
-    summary_path = path.with_name(path.stem + ".summary.txt")
-    write_frame(proposal.links, path)
-    summary_path.write_text(summary, encoding="utf-8")
+    summary, summary_path = write_proposal(world, proposal, path)
     click.echo(summary, nl=False)
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
     click.echo(f"wrote {proposal.links.height} links to {out} and the summary to {summary_path}", err=True)

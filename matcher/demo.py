@@ -39,12 +39,10 @@ def _pick_children(world) -> list[tuple[str, str]]:
 def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     """Generate a region into ``out``, validate it, run ranked queries and a
     batch proposal, and say where every file is."""
-    from .output import write_frame
     from .propose import make_request, propose
-    from .proposal_report import proposal_summary
+    from .proposal_report import write_proposal
     from .queries import rank_for_child
     from .tables import print_rank
-    from .validity import InvalidProposal, check_validity
     from .world import World
 
     os.makedirs(out, exist_ok=True)
@@ -67,16 +65,8 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     click.echo("")
     click.echo("Batch proposal: matcher propose --out " + os.path.join(out, "proposal.csv"))
     proposal = propose(world, make_request())
-    problems = check_validity(proposal, world)
-    if problems:
-        raise InvalidProposal(problems)
     links_path = os.path.join(out, "proposal.csv")
-    summary_path = os.path.join(out, "proposal.summary.txt")
-    from pathlib import Path
-
-    write_frame(proposal.links, Path(links_path))
-    summary = proposal_summary(world, proposal)
-    Path(summary_path).write_text(summary, encoding="utf-8")
+    summary, summary_path = write_proposal(world, proposal, links_path)
     lines = summary.splitlines()
     shown = lines[:20]
     click.echo("\n".join(shown))

@@ -390,14 +390,7 @@ def write_table(frame: pl.DataFrame, path: str | os.PathLike, table: Table) -> N
     """Write a table in the contract's format (CSV or Parquet by extension),
     with the columns in the contract's order; written to a temporary file
     first so that a failure never leaves a half-written file behind."""
+    from .output import write_frame
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        if file_format(path) == "parquet":
-            _for_writing(frame, table, text=False).write_parquet(tmp)
-        else:
-            _for_writing(frame, table, text=True).write_csv(tmp, null_value="")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_frame(_for_writing(frame, table, text=file_format(path) == "csv"), path)

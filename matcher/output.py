@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from .errors import InputError, Problem
+from .io import file_format
 
 
 def check_out_path(path: str, option: str = "--out") -> Path:
@@ -30,7 +31,7 @@ def write_frame(frame: pl.DataFrame, path: Path) -> None:
     frame = frame.with_columns(pl.col(c).list.join(";") for c, t in frame.schema.items() if isinstance(t, pl.List))
     tmp = path.with_name(f".{path.name}.partial")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if file_format(path) == "parquet":
             frame.write_parquet(tmp)
         else:
             frame.write_csv(tmp, null_value="")

@@ -3,6 +3,8 @@ fees by agency, and how the solver did."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
@@ -135,3 +137,22 @@ def proposal_summary(world: World, proposal) -> str:
         for unit, why in reasons:
             lines.append(f"  {unit}: {why}")
     return "\n".join(lines) + "\n"
+
+
+def write_proposal(world: World, proposal, path) -> tuple[str, Path]:
+    """Check the proposal, then write its links to ``path`` and its summary
+    beside it (``<stem>.summary.txt``). Refuses (InvalidProposal) to write
+    anything if :func:`~matcher.validity.check_validity` finds a problem.
+    Returns the summary text and its path."""
+    from .output import write_frame
+    from .validity import InvalidProposal, check_validity
+
+    problems = check_validity(proposal, world)
+    if problems:
+        raise InvalidProposal(problems)
+    path = Path(path)
+    summary = proposal_summary(world, proposal)
+    summary_path = path.with_name(path.stem + ".summary.txt")
+    write_frame(proposal.links, path)
+    summary_path.write_text(summary, encoding="utf-8")
+    return summary, summary_path

@@ -129,6 +129,19 @@ def _resolve_pairs(world: World, pairs, option: str) -> list[tuple[int, int]]:
     return out
 
 
+def pair_positions(world: World, scores: PairScores, units, households) -> np.ndarray:
+    """Index in ``scores`` of each (unit row, household row) pair, or -1
+    where the pair is not among the scored (eligible) pairs."""
+    n_h = len(world.household_arrays)
+    wanted = np.asarray(units, dtype=np.int64) * n_h + np.asarray(households, dtype=np.int64)
+    if len(scores.units) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    key = scores.units * n_h + scores.households
+    order = np.argsort(key, kind="stable")  # already sorted in practice: cheap
+    found = order[np.minimum(np.searchsorted(key, wanted, sorter=order), len(key) - 1)]
+    return np.where(key[found] == wanted, found, -1)
+
+
 def candidate_links(world: World, request: ProposalRequest, progress=None) -> tuple[PairScores, np.ndarray]:
     """Scores of every eligible pair, and the mask of those the request
     keeps (not excluded, at or above the minimum score)."""
@@ -138,9 +151,8 @@ def candidate_links(world: World, request: ProposalRequest, progress=None) -> tu
         keep &= scores.score >= request.min_score
     excluded = _resolve_pairs(world, request.excluded, "--exclude")
     if excluded:
-        n_h = len(world.household_arrays)
-        key = scores.units * n_h + scores.households
-        keep &= ~np.isin(key, np.array([u * n_h + h for u, h in excluded], dtype=np.int64))
+        at = pair_positions(world, scores, [u for u, _ in excluded], [h for _, h in excluded])
+        keep[at[at >= 0]] = False
     return scores, keep
 
 
@@ -148,29 +160,25 @@ def _fixed_arcs(world: World, request: ProposalRequest, scores: PairScores, keep
     from .queries import violations
 
     fixed = _resolve_pairs(world, request.fixed, "--fix")
-    n_h = len(world.household_arrays)
-    key = scores.units * n_h + scores.households
-    order = np.argsort(key)
+    positions = pair_positions(world, scores, [u for u, _ in fixed], [h for _, h in fixed])
     arcs, problems = [], []
     seen_u, seen_h = set(), set()
-    for u, h in fixed:
+    for (u, h), at in zip(fixed, positions.tolist()):
         text = f"{world.unit_arrays.unit_ids[u]}={world.household_arrays.household_ids[h]}"
         if u in seen_u or h in seen_h:
             problems.append(Problem("command line", None, "--fix", text, "each unit and household fixed once"))
             continue
         seen_u.add(u)
         seen_h.add(h)
-        at = np.searchsorted(key, u * n_h + h, sorter=order)
-        found = at < len(key) and key[order[at]] == u * n_h + h
-        if not found:
+        if at < 0:
             broken = violations(world, u, h)
             why = "; ".join(f"rule {v.rule}: {v.message}" for v in broken) or "the unit is not waiting"
             problems.append(Problem("command line", None, "--fix", text, f"an eligible pair ({why})"))
-        elif not keep[order[at]]:
+        elif not keep[at]:
             problems.append(Problem("command line", None, "--fix", text,
                                     "a pair that is not also excluded or below --min-score"))
         else:
-            arcs.append(int(order[at]))
+            arcs.append(at)
     if problems:
         raise InputError(problems)
     return np.array(sorted(arcs), dtype=np.int64)
@@ -225,7 +233,7 @@ def propose(world: World, request: ProposalRequest, progress=None) -> Proposal:
         k = request.shortlist
         result = b_matching(rows, cols, weights, row_capacity=np.full(n_rows, k), col_capacity=np.full(n_cols, k),
                             n_rows=n_rows, n_cols=n_cols, config=request.config)
-        chosen = _arcs_of(scores, arcs, result.pairs)
+        chosen = pair_positions(world, scores, result.pairs[:, 0], result.pairs[:, 1])
         return _proposal(world, request, scores, chosen, result.status, result.objective, result.objective, 0.0,
                          f"exact b-matching ({result.backend})", result.wall_time_s)
 
@@ -238,7 +246,8 @@ def propose(world: World, request: ProposalRequest, progress=None) -> Proposal:
             free &= ~np.isin(rows, rows[fixed_local]) & ~np.isin(cols, cols[fixed_local])
         result = max_weight_matching(rows[free], cols[free], weights[free], n_rows=n_rows, n_cols=n_cols,
                                      config=request.config)
-        chosen = np.concatenate([_arcs_of(scores, arcs, result.pairs), arcs[fixed_local]])
+        chosen = np.concatenate([pair_positions(world, scores, result.pairs[:, 0], result.pairs[:, 1]),
+                                 arcs[fixed_local]])
         objective = int(scores.weight[chosen].sum())
         return _proposal(world, request, scores, np.sort(chosen), "optimal", objective, objective, 0.0,
                          f"exact max-weight matching ({result.backend})", result.wall_time_s)
@@ -260,17 +269,6 @@ def propose(world: World, request: ProposalRequest, progress=None) -> Proposal:
     chosen = arcs[result.arcs]
     return _proposal(world, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
                      "CP-SAT with side constraints", result.wall_time_s)
-
-
-def _arcs_of(scores: PairScores, arcs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Indices into ``scores`` of the chosen (unit, household) pairs."""
-    if len(pairs) == 0:
-        return np.empty(0, dtype=np.int64)
-    n_h = int(max(scores.households.max(initial=0), pairs[:, 1].max(initial=0))) + 1
-    key = scores.units[arcs] * n_h + scores.households[arcs]
-    order = np.argsort(key)
-    wanted = pairs[:, 0] * n_h + pairs[:, 1]
-    return arcs[order[np.searchsorted(key, wanted, sorter=order)]]
 
 
 def _proposal(world, request, scores, chosen, status, objective, bound, gap, method, wall) -> Proposal:
