@@ -18,7 +18,7 @@ from benchmarks.common import AS_OF, machine, region, run_measured
 PROBE = """
 import json, resource, sys, time, datetime as dt
 start = time.perf_counter()
-from matcher.io import read_region
+from matcher.files.read import read_region
 region = read_region(sys.argv[1], sys.argv[2], as_of=dt.date.fromisoformat(sys.argv[3]))
 wall = time.perf_counter() - start
 print(json.dumps({"seconds": wall, "rows": region.children.height + region.households.height,

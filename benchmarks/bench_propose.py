@@ -24,9 +24,9 @@ from benchmarks.common import AS_OF, machine, region, repeated_runs
 
 
 def budgets_case(seed: int = 1) -> str:
-    from matcher.propose import make_request, propose
-    from matcher.validity import check_validity
-    from matcher.world import World
+    from matcher.proposals.propose import make_request, propose
+    from matcher.proposals.checks import check_validity
+    from matcher.region import World
 
     children, households = region(400, 600, seed=seed)
     world = World.from_files(str(children), str(households), AS_OF)
@@ -46,8 +46,8 @@ def budgets_case(seed: int = 1) -> str:
 
 
 def large_case(n_children: int, n_households: int, profile: str | None) -> list[str]:
-    from matcher.propose import make_request, propose
-    from matcher.world import World
+    from matcher.proposals.propose import make_request, propose
+    from matcher.region import World
 
     children, households = region(n_children, n_households)
     lines = []
@@ -66,7 +66,7 @@ def large_case(n_children: int, n_households: int, profile: str | None) -> list[
         profiler.start()
         w = World.from_files(str(children), str(households), AS_OF)
         proposal = propose(w, make_request())
-        from matcher.validity import check_validity
+        from matcher.proposals.checks import check_validity
 
         check_validity(proposal, w)
         profiler.stop()

@@ -28,7 +28,7 @@ from benchmarks.common import AS_OF, machine, region, repeated_runs, summary, ti
 
 
 def world_for(n_children: int, n_households: int):
-    from matcher.world import World
+    from matcher.region import World
 
     children, households = region(n_children, n_households)
     return World.from_files(str(children), str(households), AS_OF)
@@ -36,7 +36,7 @@ def world_for(n_children: int, n_households: int):
 
 def one_unit(world, samples: int = 300) -> list[float]:
     from features.eligibility import eligible
-    from matcher.scorer import score_pairs
+    from matcher.scoring.scorer import score_pairs
 
     rng = np.random.default_rng(0)
     rows = rng.choice(world.waiting_unit_rows, size=samples)
@@ -106,8 +106,8 @@ def main() -> None:
     print(f"1. one unit x {len(big.households):,} households, warm: {summary(samples)} "
           f"(target p50 <= 5 ms, p95 <= 20 ms)")
 
-    from matcher.queries import eligible_pairs
-    from matcher.scorer import score_pairs
+    from matcher.scoring.queries import eligible_pairs
+    from matcher.scoring.scorer import score_pairs
 
     world = world_for(3_600 // scale, 20_000 // scale)
     rows = world.waiting_unit_rows[: 2_000 // scale]

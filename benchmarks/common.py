@@ -20,8 +20,8 @@ DATA = Path(__file__).resolve().parent / "_data"
 def region(n_children: int, n_households: int, fmt: str = "csv", seed: int = 1) -> tuple[Path, Path]:
     """A synthetic region on disk, generated once and cached in benchmarks/_data."""
     from matcher.generate import generate_region
-    from matcher.io import write_table
-    from matcher.schema import CHILDREN, HOUSEHOLDS
+    from matcher.files.read import write_table
+    from features.contract import CHILDREN, HOUSEHOLDS
 
     folder = DATA / f"r{seed}-{n_children}-{n_households}"
     children, households = folder / f"children.{fmt}", folder / f"households.{fmt}"

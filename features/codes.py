@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from matcher.schema import ETHNICITY_CODES, SEXES
+from features.contract import ETHNICITY_CODES, SEXES
 
 UNRECORDED_HERITAGE = ("REFU", "NOBT")
 HERITAGE_BITS = {code: 1 << i for i, code in enumerate(ETHNICITY_CODES) if code not in UNRECORDED_HERITAGE}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from matcher.schema import NEEDS
+from features.contract import NEEDS
 
 from ._base import EncoderMixin, NamedColumns
 from .codes import HERITAGE_BITS, SEX_BITS, mask_of_code

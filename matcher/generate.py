@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .schema import ETHNICITY_CODES, NEEDS
+from features.contract import ETHNICITY_CODES, NEEDS
 
 DAY = np.timedelta64(1, "D")
 

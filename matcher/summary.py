@@ -6,8 +6,8 @@ import datetime as dt
 
 import polars as pl
 
-from .io import RegionFiles
-from .units import build_units
+from matcher.files.read import RegionFiles
+from matcher.units import build_units
 
 
 def region_summary(region: RegionFiles, as_of: dt.date) -> dict:

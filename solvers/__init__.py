@@ -9,7 +9,7 @@ from ._results import AssignmentResult, MatchingResult, SolverConfig
 from .b_matching import b_matching
 from .constrained import constrained_assignment
 from .matching import BACKENDS, max_weight_matching
-from .validity import check_matching, matching_problems
+from ._checks import check_matching, matching_problems
 
 __all__ = [
     "AssignmentResult",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from matcher.generate import generate_region
-from matcher.io import write_table
-from matcher.schema import CHILDREN, HOUSEHOLDS
+from matcher.files.read import write_table
+from features.contract import CHILDREN, HOUSEHOLDS
 
 AS_OF = dt.date(2026, 6, 30)
 

@@ -25,8 +25,8 @@ import polars as pl
 from hypothesis import strategies as st
 
 from matcher.generate import generate_region
-from matcher.io import RegionFiles, read_region, write_table
-from matcher.schema import CHILDREN, HOUSEHOLDS, NEEDS
+from matcher.files.read import RegionFiles, read_region, write_table
+from features.contract import CHILDREN, HOUSEHOLDS, NEEDS
 from tests.features.reference_rules import age_in_months, haversine_km
 
 # Month ends and leap days, where "whole months completed" is easiest to get wrong.

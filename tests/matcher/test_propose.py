@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from matcher.io import read_region
-from matcher.propose import Proposal, ProposalRequest, make_request, propose
-from matcher.proposal_report import proposal_summary, unproposed_reasons
-from matcher.validity import check_validity
-from matcher.world import World
+from matcher.files.read import read_region
+from matcher.proposals.propose import Proposal, ProposalRequest, make_request, propose
+from matcher.proposals.report import proposal_summary, unproposed_reasons
+from matcher.proposals.checks import check_validity
+from matcher.region import World
 from tests.conftest import AS_OF, write_region
 
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from features.eligibility import eligible
 from matcher.generate import generate_region
-from matcher.io import RegionFiles, write_table
-from matcher.queries import all_scores, eligible_pairs, rank_for_child, rank_for_household, why_not
-from matcher.schema import CHILDREN, ETHNICITY_CODES, HOUSEHOLDS
-from matcher.weights import FACTORS, Weights
-from matcher.world import World
+from matcher.files.read import RegionFiles, write_table
+from matcher.scoring.queries import all_scores, eligible_pairs, rank_for_child, rank_for_household, why_not
+from features.contract import CHILDREN, ETHNICITY_CODES, HOUSEHOLDS
+from matcher.scoring.weights import FACTORS, Weights
+from matcher.region import World
 from tests.conftest import AS_OF, write_region
 from tests.features.reference_rules import reference_broken_rules, reference_units
 from tests.strategies import load_region, regions

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from matcher.schema import readme_tables
+from features.contract import readme_tables
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -7,10 +7,10 @@ import tomllib
 import numpy as np
 import pytest
 
-from matcher.io import read_region
-from matcher.queries import all_scores
-from matcher.weights import FACTORS, Weights, load_weights
-from matcher.world import World
+from matcher.files.read import read_region
+from matcher.scoring.queries import all_scores
+from matcher.scoring.weights import FACTORS, Weights, load_weights
+from matcher.region import World
 from tests.conftest import AS_OF
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from .errors import InputError, Problem
-from .io import file_format
+from matcher.errors import InputError, Problem
+from matcher.files.read import file_format
 
 
 def check_out_path(path: str, option: str = "--out") -> Path:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .explain import money
-from .world import World
+from matcher.scoring.explain import money
+from matcher.region import World
 
 AGE_BANDS = ((0, 12, "under 1"), (12, 60, "1–4"), (60, 120, "5–9"), (120, 10_000, "10 and over"))
 NEED_BANDS = ("no additional needs", "mild needs", "moderate needs", "severe or complex needs")
@@ -144,8 +144,8 @@ def write_proposal(world: World, proposal, path) -> tuple[str, Path]:
     beside it (``<stem>.summary.txt``). Refuses (InvalidProposal) to write
     anything if :func:`~matcher.validity.check_validity` finds a problem.
     Returns the summary text and its path."""
-    from .output import write_frame
-    from .validity import InvalidProposal, check_validity
+    from matcher.files.write import write_frame
+    from matcher.proposals.checks import InvalidProposal, check_validity
 
     problems = check_validity(proposal, world)
     if problems:

@@ -210,5 +210,5 @@ def readme_tables() -> str:
     return "\n\n".join(f"### {t.name}\n\n{markdown_table(t)}" for t in TABLES.values()) + "\n"
 
 
-if __name__ == "__main__":  # python -m matcher.schema
+if __name__ == "__main__":  # python -m features.contract
     print(readme_tables(), end="")

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from .errors import InputError, Problem
+from matcher.errors import InputError, Problem
 
 
 def _parse_date(value: str | None, option: str) -> dt.date:
@@ -43,7 +43,7 @@ def region_options(func):
 
 def load_region(children: str, households: str, as_of: str | None):
     """Read and validate both files; returns (RegionFiles, as_of date)."""
-    from .io import read_region
+    from matcher.files.read import read_region
 
     day = _parse_date(as_of, "--as-of")
     region = read_region(children, households, as_of=day)
@@ -66,8 +66,8 @@ def cli() -> None:
 def validate(children: str, households: str, as_of: str | None) -> None:
     """Check both files against the contract and print counts, or every
     problem found."""
-    from .io import CHILDREN, HOUSEHOLDS, RegionFiles, read_table
-    from .summary import format_summary, region_summary
+    from matcher.files.read import CHILDREN, HOUSEHOLDS, RegionFiles, read_table
+    from matcher.summary import format_summary, region_summary
 
     day = _parse_date(as_of, "--as-of")
     kids = read_table(children, CHILDREN, as_of=day)
@@ -95,9 +95,9 @@ def validate(children: str, households: str, as_of: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str) -> None:
     """Write a synthetic region in the contract's format."""
-    from .generate import generate_region
-    from .io import write_table
-    from .schema import CHILDREN, HOUSEHOLDS
+    from matcher.generate import generate_region
+    from matcher.files.read import write_table
+    from features.contract import CHILDREN, HOUSEHOLDS
 
     day = _parse_date(as_of, "--as-of")
     if n_children < 1 or n_households < 1:
@@ -123,8 +123,8 @@ def weights_option(func):
 
 def load_world(children: str, households: str, as_of: str | None, weights_file: str | None):
     """Validate the files and the weights, then build the query world."""
-    from .weights import load_weights
-    from .world import World
+    from matcher.scoring.weights import load_weights
+    from matcher.region import World
 
     weights = load_weights(weights_file)
     region, day = load_region(children, households, as_of)
@@ -140,8 +140,8 @@ def load_world(children: str, households: str, as_of: str | None, weights_file: 
 @weights_option
 def rank(children, households, as_of, child_id, household_id, top, fmt, weights_file) -> None:
     """The best households for a child's unit, or the best units for a household."""
-    from .output import dumps
-    from .queries import rank_for_child, rank_for_household
+    from matcher.files.write import dumps
+    from matcher.scoring.queries import rank_for_child, rank_for_household
 
     if (child_id is None) == (household_id is None):
         raise InputError(Problem("command line", None, "--child/--household", None,
@@ -151,7 +151,7 @@ def rank(children, households, as_of, child_id, household_id, top, fmt, weights_
     if fmt == "json":
         click.echo(dumps(result))
     else:
-        from .tables import print_rank
+        from matcher.cli.render import print_rank
 
         print_rank(result)
 
@@ -164,8 +164,8 @@ def rank(children, households, as_of, child_id, household_id, top, fmt, weights_
 @weights_option
 def why_not_command(children, households, as_of, child_id, household_id, fmt, weights_file) -> None:
     """Every hard rule that excludes the pair, or its score if none does."""
-    from .output import dumps
-    from .queries import why_not
+    from matcher.files.write import dumps
+    from matcher.scoring.queries import why_not
 
     world = load_world(children, households, as_of, weights_file)
     result = why_not(world, child_id, household_id)
@@ -189,9 +189,9 @@ def why_not_command(children, households, as_of, child_id, household_id, fmt, we
 @weights_option
 def scores(children, households, as_of, out, weights_file) -> None:
     """Every feasible unit-household pair with its score, weight and factors."""
-    from .output import check_out_path, progress_printer, write_frame
-    from .queries import all_scores
-    from .results import scores_frame
+    from matcher.files.write import check_out_path, progress_printer, write_frame
+    from matcher.scoring.queries import all_scores
+    from matcher.scoring.results import scores_frame
 
     path = check_out_path(out)
     world = load_world(children, households, as_of, weights_file)
@@ -225,9 +225,9 @@ def scores(children, households, as_of, out, weights_file) -> None:
 def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
             time_limit, workers, seed, weights_file) -> None:
     """A batch proposal of links to explore, with a summary beside it."""
-    from .output import check_out_path, progress_printer
-    from .propose import make_request, propose as run_proposal
-    from .proposal_report import write_proposal
+    from matcher.files.write import check_out_path, progress_printer
+    from matcher.proposals.propose import make_request, propose as run_proposal
+    from matcher.proposals.report import write_proposal
 
     path = check_out_path(out)
     request = make_request(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist, time_limit,
@@ -256,7 +256,7 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
 def weights_command(weights_file) -> None:
     """Print the scorer weights (defaults, or a file's) as TOML, with a
     sentence for each."""
-    from .weights import describe_weights, load_weights
+    from matcher.scoring.weights import describe_weights, load_weights
 
     click.echo(describe_weights(load_weights(weights_file)))
 
@@ -268,7 +268,7 @@ def weights_command(weights_file) -> None:
 @click.option("--as-of", "as_of", default="2026-06-30", show_default=True, metavar="DATE")
 def demo(out: str, seed: int, as_of: str) -> None:
     """Make a synthetic region, validate it and show what matcher does."""
-    from .demo import run_demo
+    from matcher.cli.demo import run_demo
 
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))

@@ -10,8 +10,8 @@ import numpy as np
 
 from features.codes import HERITAGE_BITS, codes_of_mask
 
-from .schema import ETHNICITIES, LEVEL_LABELS, NEED_LABELS, NEEDS
-from .weights import FACTORS
+from features.contract import ETHNICITIES, LEVEL_LABELS, NEED_LABELS, NEEDS
+from matcher.scoring.weights import FACTORS
 
 
 def age_words(months: float) -> str:

@@ -19,7 +19,7 @@ from features.geo import km_of_chord_squared
 from features.household_encoder import HouseholdArrays
 from features.unit_encoder import UnitArrays
 
-from .weights import FACTORS, Weights
+from matcher.scoring.weights import FACTORS, Weights
 
 
 @dataclass(frozen=True)

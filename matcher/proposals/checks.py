@@ -14,9 +14,9 @@ import polars as pl
 
 from features.eligibility import HouseholdTables, eligible
 
-from .queries import violations
-from .scorer import score_pairs
-from .world import World
+from matcher.scoring.queries import violations
+from matcher.scoring.scorer import score_pairs
+from matcher.region import World
 
 CHECK_CHUNK = 1024
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .scorer import PairScores
-from .weights import FACTORS
-from .world import World
+from matcher.scoring.scorer import PairScores
+from matcher.scoring.weights import FACTORS
+from matcher.region import World
 
 
 def scores_frame(world: World, scores: PairScores) -> pl.DataFrame:

@@ -8,10 +8,10 @@ import os
 import click
 import polars as pl
 
-from .generate import generate_region
-from .io import read_region, write_table
-from .schema import CHILDREN, HOUSEHOLDS
-from .summary import format_summary, region_summary
+from matcher.generate import generate_region
+from matcher.files.read import read_region, write_table
+from features.contract import CHILDREN, HOUSEHOLDS
+from matcher.summary import format_summary, region_summary
 
 DEMO_CHILDREN = 400
 DEMO_HOUSEHOLDS = 600
@@ -39,11 +39,11 @@ def _pick_children(world) -> list[tuple[str, str]]:
 def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     """Generate a region into ``out``, validate it, run ranked queries and a
     batch proposal, and say where every file is."""
-    from .propose import make_request, propose
-    from .proposal_report import write_proposal
-    from .queries import rank_for_child
-    from .tables import print_rank
-    from .world import World
+    from matcher.proposals.propose import make_request, propose
+    from matcher.proposals.report import write_proposal
+    from matcher.scoring.queries import rank_for_child
+    from matcher.cli.render import print_rank
+    from matcher.region import World
 
     os.makedirs(out, exist_ok=True)
     kids, homes = generate_region(seed, DEMO_CHILDREN, DEMO_HOUSEHOLDS, as_of)

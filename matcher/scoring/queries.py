@@ -10,12 +10,12 @@ import numpy as np
 from features.eligibility import RULE_FUNCTIONS, HouseholdTables, eligible
 from features.unit_encoder import UnitEncoder
 
-from .errors import LookupInputError
-from .explain import age_range_words, age_words, children_words, pair_reasons
-from .schema import LEVEL_LABELS, NEED_LABELS, NEEDS
-from .scorer import PairScores, score_pairs
-from .weights import FACTORS
-from .world import World
+from matcher.errors import LookupInputError
+from matcher.scoring.explain import age_range_words, age_words, children_words, pair_reasons
+from features.contract import LEVEL_LABELS, NEED_LABELS, NEEDS
+from matcher.scoring.scorer import PairScores, score_pairs
+from matcher.scoring.weights import FACTORS
+from matcher.region import World
 
 BLOCK_PAIRS = 4_000_000  # pairs per eligibility block: bounds memory, keeps threads busy
 

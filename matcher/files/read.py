@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from .errors import InputError, Problem
-from .schema import (
+from matcher.errors import InputError, Problem
+from features.contract import (
     BOOL,
     CHILDREN,
     CODE,
@@ -390,7 +390,7 @@ def write_table(frame: pl.DataFrame, path: str | os.PathLike, table: Table) -> N
     """Write a table in the contract's format (CSV or Parquet by extension),
     with the columns in the contract's order; written to a temporary file
     first so that a failure never leaves a half-written file behind."""
-    from .output import write_frame
+    from matcher.files.write import write_frame
 
     path = Path(path)
     write_frame(_for_writing(frame, table, text=file_format(path) == "csv"), path)

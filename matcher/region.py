@@ -14,10 +14,10 @@ from features.eligibility import HouseholdTables
 from features.household_encoder import HouseholdArrays, HouseholdEncoder
 from features.unit_encoder import UnitArrays, UnitEncoder
 
-from .errors import LookupInputError
-from .io import RegionFiles, read_region
-from .units import build_units
-from .weights import Weights
+from matcher.errors import LookupInputError
+from matcher.files.read import RegionFiles, read_region
+from matcher.units import build_units
+from matcher.scoring.weights import Weights
 
 
 @dataclass

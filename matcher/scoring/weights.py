@@ -6,7 +6,7 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 
-from .errors import InputError, Problem
+from matcher.errors import InputError, Problem
 
 FACTORS: tuple[str, ...] = (
     "needs", "heritage", "siblings", "age_fit", "age_gap", "distance",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .explain import money
+from matcher.scoring.explain import money
 
 
 def print_rank(result: dict, reasons: int = 3) -> None:

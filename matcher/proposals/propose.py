@@ -21,10 +21,10 @@ import polars as pl
 
 from solvers import SolverConfig, b_matching, constrained_assignment, max_weight_matching
 
-from .errors import InputError, Problem
-from .queries import all_scores
-from .scorer import PairScores
-from .world import World
+from matcher.errors import InputError, Problem
+from matcher.scoring.queries import all_scores
+from matcher.scoring.scorer import PairScores
+from matcher.region import World
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def candidate_links(world: World, request: ProposalRequest, progress=None) -> tu
 
 
 def _fixed_arcs(world: World, request: ProposalRequest, scores: PairScores, keep: np.ndarray) -> np.ndarray:
-    from .queries import violations
+    from matcher.scoring.queries import violations
 
     fixed = _resolve_pairs(world, request.fixed, "--fix")
     positions = pair_positions(world, scores, [u for u, _ in fixed], [h for _, h in fixed])

@@ -1,0 +1,1 @@
+"""Batch proposals: propose, check_validity and the summary."""

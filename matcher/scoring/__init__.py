@@ -1,0 +1,1 @@
+"""The explainable scorer, its weights, ranked queries, why-not and explanations."""
