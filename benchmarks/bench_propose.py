@@ -24,12 +24,13 @@ from benchmarks.common import AS_OF, machine, region, repeated_runs
 
 
 def budgets_case(seed: int = 1) -> str:
-    from matcher.proposals.propose import make_request, propose
+    from matcher.options import make_request
+    from matcher.proposals.propose import propose
     from matcher.proposals.checks import check_validity
-    from matcher.region import World
+    from matcher.api import region_from_files
 
     children, households = region(400, 600, seed=seed)
-    world = World.from_files(str(children), str(households), AS_OF)
+    world = region_from_files(str(children), str(households), AS_OF)
     plain = propose(world, make_request())
     fees = plain.links.join(world.units.select("unit_id", "agency_id"), on="unit_id")
     spent = dict(fees.group_by("agency_id").agg(pl.col("fee").sum()).iter_rows())
@@ -46,8 +47,9 @@ def budgets_case(seed: int = 1) -> str:
 
 
 def large_case(n_children: int, n_households: int, profile: str | None) -> list[str]:
-    from matcher.proposals.propose import make_request, propose
-    from matcher.region import World
+    from matcher.options import make_request
+    from matcher.proposals.propose import propose
+    from matcher.api import region_from_files
 
     children, households = region(n_children, n_households)
     lines = []
@@ -55,7 +57,7 @@ def large_case(n_children: int, n_households: int, profile: str | None) -> list[
     with tempfile.TemporaryDirectory() as tmp:
         walls, peaks = repeated_runs([exe, "propose", "--children", str(children), "--households", str(households),
                                       "--as-of", AS_OF.isoformat(), "--out", f"{tmp}/links.csv"])
-    world = World.from_files(str(children), str(households), AS_OF)
+    world = region_from_files(str(children), str(households), AS_OF)
     lines.append(f"2. matcher propose end to end, {len(world.waiting_unit_rows):,} waiting units x "
                  f"{len(world.households):,} households: median {statistics.median(walls):.2f} s "
                  f"(max {max(walls):.2f} s), peak {max(peaks):.2f} GiB (target <= 30 s)")
@@ -64,7 +66,7 @@ def large_case(n_children: int, n_households: int, profile: str | None) -> list[
 
         profiler = Profiler()
         profiler.start()
-        w = World.from_files(str(children), str(households), AS_OF)
+        w = region_from_files(str(children), str(households), AS_OF)
         proposal = propose(w, make_request())
         from matcher.proposals.checks import check_validity
 

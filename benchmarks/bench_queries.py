@@ -25,13 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import AS_OF, machine, region, repeated_runs, summary, timed
+from matcher.scoring.weights import Weights
+
+WEIGHTS = Weights()
 
 
 def world_for(n_children: int, n_households: int):
-    from matcher.region import World
+    from matcher.api import region_from_files
 
     children, households = region(n_children, n_households)
-    return World.from_files(str(children), str(households), AS_OF)
+    return region_from_files(str(children), str(households), AS_OF)
 
 
 def one_unit(world, samples: int = 300) -> list[float]:
@@ -44,7 +47,7 @@ def one_unit(world, samples: int = 300) -> list[float]:
 
     def query(row):
         hits = np.flatnonzero(eligible(world.unit_arrays, np.array([row]), world.tables)[0])
-        score_pairs(world.unit_arrays, world.household_arrays, np.full(len(hits), row), hits, world.weights)
+        score_pairs(world.unit_arrays, world.household_arrays, np.full(len(hits), row), hits, WEIGHTS, cache=world.cache)
 
     for row in rows[:20]:
         query(row)
@@ -116,7 +119,7 @@ def main() -> None:
 
     def region_pass():
         u, h = eligible_pairs(world, rows)
-        score_pairs(world.unit_arrays, world.household_arrays, u, h, world.weights)
+        score_pairs(world.unit_arrays, world.household_arrays, u, h, WEIGHTS, cache=world.cache)
         return len(u)
 
     eligible_count = region_pass()

@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parent / "_data"
 def region(n_children: int, n_households: int, fmt: str = "csv", seed: int = 1) -> tuple[Path, Path]:
     """A synthetic region on disk, generated once and cached in benchmarks/_data."""
     from matcher.generate import generate_region
-    from matcher.files.read import write_table
+    from matcher.files.write import write_table
     from features.contract import CHILDREN, HOUSEHOLDS
 
     folder = DATA / f"r{seed}-{n_children}-{n_households}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -32,8 +32,6 @@ class HouseholdArrays(NamedColumns):
     xyz: np.ndarray
     accept: np.ndarray  # (n, 6) int8
     consider: np.ndarray  # (n, 6) int8
-    cache: dict = field(default_factory=dict, repr=False, compare=False)
-    """Derived per-household vectors, computed once by whoever needs them."""
 
     def __len__(self) -> int:
         return len(self.household_ids)

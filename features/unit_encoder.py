@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -40,8 +40,6 @@ class UnitArrays(NamedColumns):
     safety_xyz: np.ndarray
     safety_km: np.ndarray
     safety_child: np.ndarray  # child ids, for explanations
-    cache: dict = field(default_factory=dict, repr=False, compare=False)
-    """Derived per-unit vectors, computed once by whoever needs them."""
 
     def __len__(self) -> int:
         return len(self.unit_ids)

@@ -1,11 +1,17 @@
-"""One error type for bad input: it carries every problem found, each naming
-the file, the row, the column, the bad value and what was expected."""
+"""Domain errors: bad input carries every problem found, each with a code and
+where it is (a table or file, its row and column, or an option and its
+value), the bad value and what was expected. No command-line words: the CLI
+maps option names to its flags and errors to exit statuses."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SHOWN_IN_MESSAGE = 50
+
+OPTIONS = "options"
+"""The ``file`` of a problem with an option value rather than with a table."""
 
 
 @dataclass(frozen=True)
@@ -25,16 +31,19 @@ class Problem:
     kind: str | None = None
     """What ``column`` names: "column" (the default for files), "option"
     (the default on the command line), or "key" (a TOML file)."""
+    code: str = "invalid"
+    """What kind of problem, for front ends: "invalid" (a bad cell or file),
+    "bad_option", "unknown_id", "not_waiting", "infeasible"."""
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
-            kind = self.kind or ("option" if self.file == "command line" else "column")
+            kind = self.kind or ("option" if self.file in ("command line", OPTIONS) else "column")
             where += f", {kind} {self.column}"
         got = "" if self.value is None else f": got {self.value!r}"
-        return f"{where}{got}; expected {self.expected}"
+        return f"{where}{got}; expected {name_options(self.expected)}"
 
 
 class InputError(Exception):
@@ -59,12 +68,31 @@ class InputError(Exception):
         return "\n".join(lines)
 
 
-class LookupInputError(InputError):
-    """An id given on the command line that the files do not hold, or that
-    cannot be used (a child who is not waiting, say)."""
+OPTION_MENTION = re.compile(r"\{option:(\w+)\}")
 
-    def __init__(self, message: str):
-        super().__init__(Problem("command line", None, None, None, message))
+
+def name_options(text: str, names=None) -> str:
+    """Replace the ``{option:NAME}`` mentions in a message by each option's
+    name in ``names`` (a front end's own, such as a CLI flag), or by NAME."""
+    return OPTION_MENTION.sub(lambda m: (names or {}).get(m.group(1), m.group(1)), text)
+
+
+def option_problem(option: str, value, expected: str, code: str = "bad_option") -> Problem:
+    """A problem with the value of option ``option`` (its domain name, such
+    as ``budgets`` or ``min_score``)."""
+    return Problem(OPTIONS, None, option, None if value is None else str(value), expected, kind="option", code=code)
+
+
+class LookupInputError(InputError):
+    """An id asked about that the region does not hold, or that cannot be
+    used (a child who is not waiting, say)."""
+
+    def __init__(self, message: str, code: str = "unknown_id"):
+        super().__init__(Problem(OPTIONS, None, None, None, message, code=code))
 
     def render(self, limit: int | None = SHOWN_IN_MESSAGE) -> str:
         return self.problems[0].expected
+
+
+class SolverTimeout(RuntimeError):
+    """The solver found no proposal within its time limit (not bad input)."""

@@ -1,11 +1,18 @@
-"""A region loaded for queries: validated frames, units, encoded arrays and
-the rule tables, built once and shared by every query."""
+"""The frozen region every query runs on: validated tables, units, encoded
+arrays and the rule tables, built once at one date and never changed.
+
+A region comes from validated tables of any source (files, in-memory
+frames, later the store); it carries no scorer weights: those are an option
+of each query. The region owns the bounded, thread-safe cache of what the
+scorer derives from it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from functools import cached_property
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -13,15 +20,40 @@ import polars as pl
 from features.eligibility import HouseholdTables
 from features.household_encoder import HouseholdArrays, HouseholdEncoder
 from features.unit_encoder import UnitArrays, UnitEncoder
-
 from matcher.errors import LookupInputError
-from matcher.files.read import RegionFiles, read_region
 from matcher.units import build_units
-from matcher.scoring.weights import Weights
+from matcher.validation import RegionTables
 
 
-@dataclass
-class World:
+class BoundedCache:
+    """A small least-recently-used map, safe under threads. ``get_or_make``
+    computes a missing value outside the lock (two threads may both compute
+    it; both get an equal value)."""
+
+    def __init__(self, size: int = 8):
+        self._size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key, make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
     """Everything a query needs about one region at one date.
 
     ``children`` is sorted by unit then child id, so the children of unit
@@ -29,52 +61,45 @@ class World:
     """
 
     as_of: dt.date
-    weights: Weights
     children: pl.DataFrame
     units: pl.DataFrame
     households: pl.DataFrame
     unit_arrays: UnitArrays
     household_arrays: HouseholdArrays
     agencies: tuple[str, ...]
+    unit_encoder: UnitEncoder = field(repr=False)
+    tables: HouseholdTables = field(repr=False)
+    child_offsets: np.ndarray = field(repr=False)
+    unit_row_of_child: dict[str, int] = field(repr=False)
+    unit_row_of_id: dict[str, int] = field(repr=False)
+    household_row_of_id: dict[str, int] = field(repr=False)
+    waiting_unit_rows: np.ndarray = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    cache: BoundedCache = field(default_factory=BoundedCache, repr=False)
+    """Derived arrays (per weights), owned here so they die with the region."""
 
     @classmethod
-    def from_region(cls, region: RegionFiles, as_of: dt.date, weights: Weights | None = None) -> World:
-        kids, units = build_units(region.children, as_of)
-        agencies = tuple(sorted(set(kids["agency_id"].to_list()) | set(region.households["agency_id"].to_list())))
-        unit_arrays = UnitEncoder(as_of=as_of, agencies=agencies).fit(kids).encode(kids)
-        household_arrays = HouseholdEncoder(as_of=as_of, agencies=agencies).fit(region.households).encode(
-            region.households)
-        return cls(as_of, weights or Weights(), kids, units, region.households, unit_arrays, household_arrays,
-                   agencies)
-
-    @classmethod
-    def from_files(cls, children: str, households: str, as_of: dt.date, weights: Weights | None = None) -> World:
-        return cls.from_region(read_region(children, households, as_of=as_of), as_of, weights)
-
-    @cached_property
-    def tables(self) -> HouseholdTables:
-        return HouseholdTables.build(self.household_arrays)
-
-    @cached_property
-    def child_offsets(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.units["size"].to_numpy())]).astype(np.int64)
-
-    @cached_property
-    def unit_row_of_child(self) -> dict[str, int]:
-        rows = np.repeat(np.arange(self.units.height), self.units["size"].to_numpy())
-        return dict(zip(self.children["child_id"].to_list(), rows.tolist()))
-
-    @cached_property
-    def unit_row_of_id(self) -> dict[str, int]:
-        return {u: i for i, u in enumerate(self.units["unit_id"].to_list())}
-
-    @cached_property
-    def household_row_of_id(self) -> dict[str, int]:
-        return {h: i for i, h in enumerate(self.households["household_id"].to_list())}
-
-    @cached_property
-    def waiting_unit_rows(self) -> np.ndarray:
-        return np.flatnonzero(self.unit_arrays.bool_column("waiting"))
+    def build(cls, tables: RegionTables, as_of: dt.date) -> Region:
+        """A region from validated tables (see :mod:`matcher.validation`)."""
+        kids, units = build_units(tables.children, as_of)
+        agencies = tuple(sorted(set(kids["agency_id"].to_list()) | set(tables.households["agency_id"].to_list())))
+        unit_encoder = UnitEncoder(as_of=as_of, agencies=agencies).fit(kids)
+        unit_arrays = unit_encoder.encode(kids)
+        household_arrays = HouseholdEncoder(as_of=as_of, agencies=agencies).fit(tables.households).encode(
+            tables.households)
+        sizes = units["size"].to_numpy()
+        rows = np.repeat(np.arange(units.height), sizes)
+        return cls(
+            as_of=as_of, children=kids, units=units, households=tables.households, unit_arrays=unit_arrays,
+            household_arrays=household_arrays, agencies=agencies, unit_encoder=unit_encoder,
+            tables=HouseholdTables.build(household_arrays),
+            child_offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            unit_row_of_child=dict(zip(kids["child_id"].to_list(), rows.tolist())),
+            unit_row_of_id={u: i for i, u in enumerate(units["unit_id"].to_list())},
+            household_row_of_id={h: i for i, h in enumerate(tables.households["household_id"].to_list())},
+            waiting_unit_rows=np.flatnonzero(unit_arrays.bool_column("waiting")),
+            warnings=tables.warnings,
+        )
 
     def children_of(self, unit_row: int) -> pl.DataFrame:
         return self.children.slice(int(self.child_offsets[unit_row]), int(self.units["size"][unit_row]))

@@ -6,11 +6,11 @@ import datetime as dt
 
 import polars as pl
 
-from matcher.files.read import RegionFiles
+from matcher.validation import RegionTables
 from matcher.units import build_units
 
 
-def region_summary(region: RegionFiles, as_of: dt.date) -> dict:
+def region_summary(region: RegionTables, as_of: dt.date) -> dict:
     """Counts for ``matcher validate`` and the demo, as plain data."""
     kids, units = build_units(region.children, as_of)
     waiting_units = units.filter(pl.col("waiting"))
@@ -28,17 +28,3 @@ def region_summary(region: RegionFiles, as_of: dt.date) -> dict:
         "households_approved": int((homes["status"] == "approved").sum()),
         "households_vaa": int((homes["agency_type"] == "vaa").sum()),
     }
-
-
-def format_summary(counts: dict) -> str:
-    """The summary as lines of text."""
-    sizes = ", ".join(f"{n} of {k}" for k, n in counts["waiting_units_by_size"].items()) or "none"
-    return "\n".join(
-        [
-            f"children:   {counts['children']} ({counts['children_waiting']} waiting, "
-            f"{counts['children_aged_5_plus_waiting']} of them aged 5 or over)",
-            f"units:      {counts['units']} ({counts['units_waiting']} waiting; waiting units by size: {sizes})",
-            f"households: {counts['households']} ({counts['households_approved']} approved, "
-            f"{counts['households_vaa']} approved by voluntary agencies)",
-        ]
-    )

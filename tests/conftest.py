@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from matcher.generate import generate_region
-from matcher.files.read import write_table
+from matcher.files.write import write_table
 from features.contract import CHILDREN, HOUSEHOLDS
 
 AS_OF = dt.date(2026, 6, 30)

@@ -8,7 +8,7 @@ safety radius, sibling groups of both sexes with households approved for
 one, groups with a member who is not waiting, need levels exactly at the
 accept and consider levels, early permanence, direct contact, households
 that are not approved. The edited frames are written as contract CSV files
-and read back with :func:`matcher.io.read_region`, so every drawn region is
+and read back with :func:`matcher.files.read.read_region`, so every drawn region is
 one the project accepts as valid input, typed exactly as the project sees
 it.
 """
@@ -25,7 +25,9 @@ import polars as pl
 from hypothesis import strategies as st
 
 from matcher.generate import generate_region
-from matcher.files.read import RegionFiles, read_region, write_table
+from matcher.files.read import read_region
+from matcher.files.write import write_table
+from matcher.validation import RegionTables
 from features.contract import CHILDREN, HOUSEHOLDS, NEEDS
 from tests.features.reference_rules import age_in_months, haversine_km
 
@@ -49,7 +51,7 @@ class DrawnRegion:
     """A valid region as the project reads it, and the date it is read at."""
 
     as_of: dt.date
-    files: RegionFiles
+    files: RegionTables
 
     @property
     def children(self) -> pl.DataFrame:
@@ -199,7 +201,7 @@ def regions(draw, max_children: int = 14, max_households: int = 9) -> DrawnRegio
     return DrawnRegion(as_of, load_region(children, households, as_of))
 
 
-def load_region(children: pl.DataFrame, households: pl.DataFrame, as_of: dt.date) -> RegionFiles:
+def load_region(children: pl.DataFrame, households: pl.DataFrame, as_of: dt.date) -> RegionTables:
     """Write both frames as contract CSV files and read them back, validated."""
     with tempfile.TemporaryDirectory() as folder:
         kids_path, homes_path = Path(folder) / "children.csv", Path(folder) / "households.csv"

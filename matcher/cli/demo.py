@@ -8,20 +8,18 @@ import os
 import click
 import polars as pl
 
-from matcher.generate import generate_region
-from matcher.files.read import read_region, write_table
-from features.contract import CHILDREN, HOUSEHOLDS
-from matcher.summary import format_summary, region_summary
+from matcher import api
+from matcher.cli.render import format_summary, print_rank
 
 DEMO_CHILDREN = 400
 DEMO_HOUSEHOLDS = 600
 
 
-def _pick_children(world) -> list[tuple[str, str]]:
+def _pick_children(region) -> list[tuple[str, str]]:
     """A single infant, a group of three, and a child with complex needs,
     each waiting (the first of each by id, so the demo is repeatable)."""
-    kids = world.children.filter(pl.col("status") == "waiting")
-    units = world.units.filter(pl.col("waiting"))
+    kids = region.children.filter(pl.col("status") == "waiting")
+    units = region.units.filter(pl.col("waiting"))
     picks = []
     infants = kids.join(units.filter(pl.col("size") == 1).select("unit_id"), on="unit_id").filter(
         pl.col("age_months") < 12)
@@ -39,34 +37,24 @@ def _pick_children(world) -> list[tuple[str, str]]:
 def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     """Generate a region into ``out``, validate it, run ranked queries and a
     batch proposal, and say where every file is."""
-    from matcher.proposals.propose import make_request, propose
-    from matcher.proposals.report import write_proposal
-    from matcher.scoring.queries import rank_for_child
-    from matcher.cli.render import print_rank
-    from matcher.region import World
-
     os.makedirs(out, exist_ok=True)
-    kids, homes = generate_region(seed, DEMO_CHILDREN, DEMO_HOUSEHOLDS, as_of)
-    children_path = os.path.join(out, "children.csv")
-    households_path = os.path.join(out, "households.csv")
-    write_table(kids, children_path, CHILDREN)
-    write_table(homes, households_path, HOUSEHOLDS)
+    kids, homes = api.generate(seed, DEMO_CHILDREN, DEMO_HOUSEHOLDS, as_of)
+    children_path, households_path = (str(p) for p in api.write_region(kids, homes, out))
     click.echo(f"Synthetic region (seed {seed}, as of {as_of.isoformat()}) written to {out}/")
-    region = read_region(children_path, households_path, as_of=as_of)
+    region = api.region_from_files(children_path, households_path, as_of)
     click.echo("Validated against the contract:")
-    click.echo(format_summary(region_summary(region, as_of)))
+    click.echo(format_summary(api.region_summary(region)))
 
-    world = World.from_region(region, as_of)
-    for label, child_id in _pick_children(world):
+    for label, child_id in _pick_children(region):
         click.echo("")
         click.echo(f"Ranked query for {label} ({child_id}): matcher rank --child {child_id} --top 5")
-        print_rank(rank_for_child(world, child_id, top=5))
+        print_rank(api.rank(region, child_id=child_id, options=api.QueryOptions(top=5)))
 
     click.echo("")
     click.echo("Batch proposal: matcher propose --out " + os.path.join(out, "proposal.csv"))
-    proposal = propose(world, make_request())
+    proposal = api.propose(region)
     links_path = os.path.join(out, "proposal.csv")
-    summary, summary_path = write_proposal(world, proposal, links_path)
+    summary, summary_path = api.write_proposal(region, proposal, links_path)
     lines = summary.splitlines()
     shown = lines[:20]
     click.echo("\n".join(shown))

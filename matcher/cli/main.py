@@ -1,22 +1,58 @@
 """The ``matcher`` command line.
 
-Each command imports what it needs inside its own body so that a quick query
-(``rank``) does not pay for the solver or report libraries at start-up.
-Bad input raises :class:`matcher.errors.InputError`; :func:`main` turns it
-into one clear message on stderr and exit status 2. Any other failure exits
+The CLI parses, calls :mod:`matcher.api` and renders: it reaches nothing
+below the API. Bad input raises :class:`~matcher.errors.InputError`;
+:func:`main` names options by their flags (``budgets`` is ``--budget``),
+prints one clear message on stderr and exits 2. Any other failure exits
 with status 1 and a one-line message (set ``MATCHER_DEBUG=1`` for the
 traceback).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 
 import click
 
-from matcher.errors import InputError, Problem
+from matcher import api
+from matcher.api import InputError, Problem
+
+# The CLI's flag for each option of the domain API.
+FLAGS = {
+    "budgets": "--budget", "min_score": "--min-score", "fixed": "--fix", "excluded": "--exclude",
+    "sibling_contact_km": "--sibling-contact-km", "shortlist": "--shortlist", "time_limit_s": "--time-limit",
+    "workers": "--workers", "seed": "--seed", "top": "--top", "child_id/household_id": "--child/--household",
+}
+
+
+def _on_the_command_line(error: InputError) -> InputError:
+    """The domain's option problems as the command line says them."""
+    problems = []
+    for p in error.problems:
+        if p.file == api.OPTIONS:
+            p = dataclasses.replace(p, file="command line", column=FLAGS.get(p.column, p.column), kind=None,
+                                    expected=api.name_options(p.expected, FLAGS))
+        problems.append(p)
+    out = type(error).__new__(type(error))
+    InputError.__init__(out, problems)
+    return out
+
+
+def check_out_path(path: str, option: str = "--out") -> Path:
+    """An output file path whose folder exists; an input error otherwise."""
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(Problem("command line", None, option, path, "a file path; this is a folder"))
+    if not out.parent.exists():
+        raise InputError(Problem("command line", None, option, path, f"a path in an existing folder; "
+                                                                    f"{out.parent} does not exist"))
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InputError(Problem("command line", None, option, path, "a .csv or .parquet file name"))
+    return out
 
 
 def _parse_date(value: str | None, option: str) -> dt.date:
@@ -41,15 +77,9 @@ def region_options(func):
     return func
 
 
-def load_region(children: str, households: str, as_of: str | None):
-    """Read and validate both files; returns (RegionFiles, as_of date)."""
-    from matcher.files.read import read_region
-
-    day = _parse_date(as_of, "--as-of")
-    region = read_region(children, households, as_of=day)
-    for warning in region.warnings:
+def _echo_warnings(warnings) -> None:
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    return region, day
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,22 +96,15 @@ def cli() -> None:
 def validate(children: str, households: str, as_of: str | None) -> None:
     """Check both files against the contract and print counts, or every
     problem found."""
-    from matcher.files.read import CHILDREN, HOUSEHOLDS, RegionFiles, read_table
-    from matcher.summary import format_summary, region_summary
+    from matcher.cli.render import format_summary
 
-    day = _parse_date(as_of, "--as-of")
-    kids = read_table(children, CHILDREN, as_of=day)
-    homes = read_table(households, HOUSEHOLDS, as_of=day)
-    for warning in kids.warnings + homes.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    problems = kids.problems + homes.problems
-    if problems:
-        error = InputError(problems)
-        click.echo(error.render(limit=None), err=True)
+    checked = api.check_files(children, households, _parse_date(as_of, "--as-of"))
+    _echo_warnings(checked.warnings)
+    if checked.problems:
+        click.echo(InputError(list(checked.problems)).render(limit=None), err=True)
         sys.exit(2)
-    counts = region_summary(RegionFiles(kids.frame, homes.frame), day)
     click.echo("valid")
-    click.echo(format_summary(counts))
+    click.echo(format_summary(checked.counts))
 
 
 @cli.command()
@@ -95,24 +118,19 @@ def validate(children: str, households: str, as_of: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str) -> None:
     """Write a synthetic region in the contract's format."""
-    from matcher.generate import generate_region
-    from matcher.files.read import write_table
-    from features.contract import CHILDREN, HOUSEHOLDS
-
     day = _parse_date(as_of, "--as-of")
     if n_children < 1 or n_households < 1:
         raise InputError(Problem("command line", None, "--children/--households",
                                  f"{n_children}/{n_households}", "at least one child and one household"))
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))
-    kids, homes = generate_region(seed, n_children, n_households, day)
+    kids, homes = api.generate(seed, n_children, n_households, day)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as exc:
         raise InputError(Problem("command line", None, "--out", out, f"a folder that can be made ({exc.strerror})")) \
             from None
-    write_table(kids, os.path.join(out, f"children.{fmt}"), CHILDREN)
-    write_table(homes, os.path.join(out, f"households.{fmt}"), HOUSEHOLDS)
+    api.write_region(kids, homes, out, fmt)
     click.echo(f"wrote {n_children} children and {n_households} households to {out}")
 
 
@@ -121,14 +139,11 @@ def weights_option(func):
                         help="Scorer weights (TOML); `matcher weights` prints the defaults.")(func)
 
 
-def load_world(children: str, households: str, as_of: str | None, weights_file: str | None):
-    """Validate the files and the weights, then build the query world."""
-    from matcher.scoring.weights import load_weights
-    from matcher.region import World
-
-    weights = load_weights(weights_file)
-    region, day = load_region(children, households, as_of)
-    return World.from_region(region, day, weights)
+def load_region(children: str, households: str, as_of: str | None):
+    """Validate the files and build the region (warnings to stderr)."""
+    region = api.region_from_files(children, households, _parse_date(as_of, "--as-of"))
+    _echo_warnings(region.warnings)
+    return region
 
 
 @cli.command()
@@ -140,19 +155,18 @@ def load_world(children: str, households: str, as_of: str | None, weights_file: 
 @weights_option
 def rank(children, households, as_of, child_id, household_id, top, fmt, weights_file) -> None:
     """The best households for a child's unit, or the best units for a household."""
-    from matcher.files.write import dumps
-    from matcher.scoring.queries import rank_for_child, rank_for_household
+    from matcher.cli.render import dumps, print_rank
 
     if (child_id is None) == (household_id is None):
         raise InputError(Problem("command line", None, "--child/--household", None,
                                  "exactly one of --child ID or --household ID"))
-    world = load_world(children, households, as_of, weights_file)
-    result = rank_for_child(world, child_id, top) if child_id else rank_for_household(world, household_id, top)
+    weights = api.load_weights(weights_file)
+    region = load_region(children, households, as_of)
+    result = api.rank(region, child_id=child_id, household_id=household_id,
+                      options=api.QueryOptions(weights=weights, top=top))
     if fmt == "json":
         click.echo(dumps(result))
     else:
-        from matcher.cli.render import print_rank
-
         print_rank(result)
 
 
@@ -164,11 +178,11 @@ def rank(children, households, as_of, child_id, household_id, top, fmt, weights_
 @weights_option
 def why_not_command(children, households, as_of, child_id, household_id, fmt, weights_file) -> None:
     """Every hard rule that excludes the pair, or its score if none does."""
-    from matcher.files.write import dumps
-    from matcher.scoring.queries import why_not
+    from matcher.cli.render import dumps
 
-    world = load_world(children, households, as_of, weights_file)
-    result = why_not(world, child_id, household_id)
+    weights = api.load_weights(weights_file)
+    region = load_region(children, households, as_of)
+    result = api.why_not(region, child_id, household_id, api.QueryOptions(weights=weights))
     if fmt == "json":
         click.echo(dumps(result))
         return
@@ -189,21 +203,19 @@ def why_not_command(children, households, as_of, child_id, household_id, fmt, we
 @weights_option
 def scores(children, households, as_of, out, weights_file) -> None:
     """Every feasible unit-household pair with its score, weight and factors."""
-    from matcher.files.write import check_out_path, progress_printer, write_frame
-    from matcher.scoring.queries import all_scores
-    from matcher.scoring.results import scores_frame
+    from matcher.cli.render import progress_printer
 
     path = check_out_path(out)
-    world = load_world(children, households, as_of, weights_file)
-    advance, stop = progress_printer(len(world.waiting_unit_rows), "scoring units")
+    weights = api.load_weights(weights_file)
+    region = load_region(children, households, as_of)
+    advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
     try:
-        pair_scores = all_scores(world, progress=advance)
+        result = api.scores(region, api.QueryOptions(weights=weights), progress=advance)
     finally:
         if stop:
             stop()
-    frame = scores_frame(world, pair_scores)
-    write_frame(frame, path)
-    click.echo(f"wrote {frame.height} feasible pairs to {out}", err=True)
+    api.write_scores(result, path)
+    click.echo(f"wrote {result.frame.height} feasible pairs to {out}", err=True)
 
 
 @cli.command()
@@ -225,27 +237,20 @@ def scores(children, households, as_of, out, weights_file) -> None:
 def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
             time_limit, workers, seed, weights_file) -> None:
     """A batch proposal of links to explore, with a summary beside it."""
-    from matcher.files.write import check_out_path, progress_printer
-    from matcher.proposals.propose import make_request, propose as run_proposal
-    from matcher.proposals.report import write_proposal
+    from matcher.cli.render import progress_printer
 
     path = check_out_path(out)
-    request = make_request(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist, time_limit,
-                           workers, seed)
-    world = load_world(children, households, as_of, weights_file)
-    advance, stop = progress_printer(len(world.waiting_unit_rows), "scoring units")
+    options = api.ProposalOptions.parse(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
+                                        time_limit, workers, seed)
+    options = dataclasses.replace(options, weights=api.load_weights(weights_file))
+    region = load_region(children, households, as_of)
+    advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
     try:
-        proposal = run_proposal(world, request, progress=advance)
+        proposal = api.propose(region, options, progress=advance)
     finally:
         if stop:
             stop()
-    if proposal.status == "infeasible":
-        raise InputError(Problem("command line", None, None, None,
-                                 "a request that can be met; no proposal satisfies it (fixed links over a budget, "
-                                 "or fixed siblings too far apart)"))
-    if proposal.status == "unknown":
-        raise RuntimeError(f"the solver found no proposal within --time-limit {time_limit:g} s; allow more time")
-    summary, summary_path = write_proposal(world, proposal, path)
+    summary, summary_path = api.write_proposal(region, proposal, path)
     click.echo(summary, nl=False)
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
     click.echo(f"wrote {proposal.links.height} links to {out} and the summary to {summary_path}", err=True)
@@ -256,9 +261,7 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
 def weights_command(weights_file) -> None:
     """Print the scorer weights (defaults, or a file's) as TOML, with a
     sentence for each."""
-    from matcher.scoring.weights import describe_weights, load_weights
-
-    click.echo(describe_weights(load_weights(weights_file)))
+    click.echo(api.describe_weights(api.load_weights(weights_file)))
 
 
 @cli.command()
@@ -280,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="matcher", standalone_mode=False)
     except InputError as error:
-        click.echo(f"error: {error.render()}", err=True)
+        click.echo(f"error: {_on_the_command_line(error).render()}", err=True)
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -296,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MATCHER_DEBUG"):
             raise
         name = "" if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: "
-        click.echo(f"error: {name}{exc}", err=True)
+        click.echo(f"error: {name}{api.name_options(str(exc), FLAGS)}", err=True)
         return 1
     return 0
 

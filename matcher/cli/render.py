@@ -1,11 +1,14 @@
-"""Rich tables for the terminal."""
+"""What the terminal shows: rich tables, JSON and progress bars."""
 
 from __future__ import annotations
+
+import json
+import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from matcher.scoring.explain import money
+from matcher.api import money
 
 
 def print_rank(result: dict, reasons: int = 3) -> None:
@@ -32,3 +35,34 @@ def print_rank(result: dict, reasons: int = 3) -> None:
         console.print(f"{title}: no eligible match")
         return
     console.print(table)
+
+
+def dumps(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def progress_printer(total: int, label: str):
+    """A callback taking a count of finished items, showing a progress bar
+    on stderr when it is a terminal and doing nothing otherwise."""
+    if not sys.stderr.isatty() or total <= 0:
+        return None, None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task(label, total=total)
+    bar.start()
+    return (lambda n: bar.advance(task, n)), bar.stop
+
+
+def format_summary(counts: dict) -> str:
+    """The summary as lines of text."""
+    sizes = ", ".join(f"{n} of {k}" for k, n in counts["waiting_units_by_size"].items()) or "none"
+    return "\n".join(
+        [
+            f"children:   {counts['children']} ({counts['children_waiting']} waiting, "
+            f"{counts['children_aged_5_plus_waiting']} of them aged 5 or over)",
+            f"units:      {counts['units']} ({counts['units_waiting']} waiting; waiting units by size: {sizes})",
+            f"households: {counts['households']} ({counts['households_approved']} approved, "
+            f"{counts['households_vaa']} approved by voluntary agencies)",
+        ]
+    )

@@ -1,13 +1,14 @@
-"""Writing result files and printing results: atomic writes, tables, JSON."""
+"""Writing result files and the contract's tables: atomic, CSV or Parquet
+by extension."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import polars as pl
 
+from features.contract import BOOL, CODES, DATE, Table
 from matcher.errors import InputError, Problem
 from matcher.files.read import file_format
 
@@ -41,20 +42,28 @@ def write_frame(frame: pl.DataFrame, path: Path) -> None:
             tmp.unlink()
 
 
-def dumps(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+def _for_writing(frame: pl.DataFrame, table: Table, *, text: bool) -> pl.DataFrame:
+    """Contract columns in order; lists `;`-joined (the contract keeps lists
+    in one cell in every format); dates and booleans as text for CSV only,
+    so Parquet keeps its native types."""
+    out = []
+    for col in table.columns:
+        expr = pl.col(col.name)
+        if col.kind == CODES:
+            expr = expr.list.join(";")
+        elif not text:
+            pass
+        elif col.kind == BOOL:
+            expr = pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false")).otherwise(None)
+        elif col.kind == DATE:
+            expr = expr.dt.strftime("%Y-%m-%d")
+        out.append(expr.alias(col.name))
+    return frame.select(out)
 
 
-def progress_printer(total: int, label: str):
-    """A callback taking a count of finished items, showing a progress bar
-    on stderr when it is a terminal and doing nothing otherwise."""
-    import sys
-
-    if not sys.stderr.isatty() or total <= 0:
-        return None, None
-    from rich.progress import Progress
-
-    bar = Progress(transient=True)
-    task = bar.add_task(label, total=total)
-    bar.start()
-    return (lambda n: bar.advance(task, n)), bar.stop
+def write_table(frame: pl.DataFrame, path: str | os.PathLike, table: Table) -> None:
+    """Write a table in the contract's format (CSV or Parquet by extension),
+    with the columns in the contract's order; written to a temporary file
+    first so that a failure never leaves a half-written file behind."""
+    path = Path(path)
+    write_frame(_for_writing(frame, table, text=file_format(path) == "csv"), path)

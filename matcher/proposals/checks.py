@@ -16,7 +16,7 @@ from features.eligibility import HouseholdTables, eligible
 
 from matcher.scoring.queries import violations
 from matcher.scoring.scorer import score_pairs
-from matcher.region import World
+from matcher.region import Region
 
 CHECK_CHUNK = 1024
 
@@ -29,7 +29,7 @@ class InvalidProposal(Exception):
         super().__init__("invalid proposal:\n" + "\n".join(problems))
 
 
-def check_validity(proposal, world: World) -> list[str]:
+def check_validity(proposal, region: Region) -> list[str]:
     """Every broken hard rule, size, capacity, budget, fixed or excluded
     link in ``proposal`` (a :class:`~matcher.propose.Proposal`, or anything
     with ``links`` and ``request``), as sentences; empty when valid.
@@ -54,8 +54,8 @@ def check_validity(proposal, world: World) -> list[str]:
 
     rows_u, rows_h, known = [], [], []
     for i, (unit, children, household) in enumerate(links.select("unit_id", "child_ids", "household_id").iter_rows()):
-        u = world.unit_row_of_id.get(unit)
-        h = world.household_row_of_id.get(household)
+        u = region.unit_row_of_id.get(unit)
+        h = region.household_row_of_id.get(household)
         if u is None:
             problems.append(f"link {i + 1}: unknown unit {unit}")
             continue
@@ -63,7 +63,7 @@ def check_validity(proposal, world: World) -> list[str]:
             problems.append(f"link {i + 1}: unknown household {household}")
             continue
         listed = children.split(";") if isinstance(children, str) else list(children)
-        actual = world.children_of(u)["child_id"].to_list()
+        actual = region.children_of(u)["child_id"].to_list()
         if sorted(listed) != sorted(actual):
             problems.append(f"unit {unit}: child_ids {';'.join(listed)} are not the whole unit "
                             f"{';'.join(actual)} (rule 7)")
@@ -76,35 +76,36 @@ def check_validity(proposal, world: World) -> list[str]:
     ok = np.ones(len(u_arr), dtype=bool)
     for start in range(0, len(u_arr), CHECK_CHUNK):
         stop = min(len(u_arr), start + CHECK_CHUNK)
-        tables = HouseholdTables.build(world.household_arrays.take(h_arr[start:stop]))
-        mask = eligible(world.unit_arrays, u_arr[start:stop], tables)
+        tables = HouseholdTables.build(region.household_arrays.take(h_arr[start:stop]))
+        mask = eligible(region.unit_arrays, u_arr[start:stop], tables)
         ok[start:stop] = np.diagonal(mask)
     for i in np.flatnonzero(~ok):
-        unit, household = world.unit_arrays.unit_ids[u_arr[i]], world.household_arrays.household_ids[h_arr[i]]
-        for v in violations(world, int(u_arr[i]), int(h_arr[i])):
+        unit, household = region.unit_arrays.unit_ids[u_arr[i]], region.household_arrays.household_ids[h_arr[i]]
+        for v in violations(region, int(u_arr[i]), int(h_arr[i])):
             problems.append(f"link {unit}={household}: rule {v.rule}: {v.message}")
 
     if len(u_arr):
-        scores = score_pairs(world.unit_arrays, world.household_arrays, u_arr, h_arr, world.weights)
+        scores = score_pairs(region.unit_arrays, region.household_arrays, u_arr, h_arr, request.weights,
+                             cache=region.cache)
         fees = scores.fee
         if "fee" in links.columns:
             listed_fees = links["fee"].to_numpy()[known]
             for i in np.flatnonzero(listed_fees != fees):
-                problems.append(f"link {world.unit_arrays.unit_ids[u_arr[i]]}="
-                                f"{world.household_arrays.household_ids[h_arr[i]]}: fee {listed_fees[i]} "
+                problems.append(f"link {region.unit_arrays.unit_ids[u_arr[i]]}="
+                                f"{region.household_arrays.household_ids[h_arr[i]]}: fee {listed_fees[i]} "
                                 f"should be {fees[i]}")
         if request.min_score is not None:
             for i in np.flatnonzero(scores.score < request.min_score):
-                problems.append(f"link {world.unit_arrays.unit_ids[u_arr[i]]}="
-                                f"{world.household_arrays.household_ids[h_arr[i]]}: score {scores.score[i]:.2f} "
+                problems.append(f"link {region.unit_arrays.unit_ids[u_arr[i]]}="
+                                f"{region.household_arrays.household_ids[h_arr[i]]}: score {scores.score[i]:.2f} "
                                 f"is below --min-score {request.min_score:g}")
-        agencies = world.units["agency_id"].to_numpy()[u_arr]
+        agencies = region.units["agency_id"].to_numpy()[u_arr]
         for agency, budget in sorted(request.budgets.items()):
             spent = int(fees[agencies == agency].sum())
             if spent > budget:
                 problems.append(f"agency {agency}: inter-agency fees {spent:,} exceed its budget {budget:,}")
         if request.sibling_contact_km is not None:
-            problems += _sibling_contact_problems(world, u_arr, h_arr, request.sibling_contact_km)
+            problems += _sibling_contact_problems(region, u_arr, h_arr, request.sibling_contact_km)
 
     proposed = set(zip(links["unit_id"].to_list(), links["household_id"].to_list()))
     for unit, household in request.excluded:
@@ -116,14 +117,14 @@ def check_validity(proposal, world: World) -> list[str]:
     return problems
 
 
-def _sibling_contact_problems(world: World, u_arr, h_arr, km: float) -> list[str]:
+def _sibling_contact_problems(region: Region, u_arr, h_arr, km: float) -> list[str]:
     """Siblings placed apart whose households are more than ``km`` apart
     (the same test propose uses to forbid them)."""
     from features.geo import further_than, haversine_km
 
-    group = world.units["sibling_group_id"].to_numpy()[u_arr]
-    xyz = world.household_arrays.xyz
-    lat, lon = world.households["lat"].to_numpy(), world.households["lon"].to_numpy()
+    group = region.units["sibling_group_id"].to_numpy()[u_arr]
+    xyz = region.household_arrays.xyz
+    lat, lon = region.households["lat"].to_numpy(), region.households["lon"].to_numpy()
     members: dict[str, list[int]] = {}
     for i, g in enumerate(group):
         if g is not None:
@@ -134,7 +135,7 @@ def _sibling_contact_problems(world: World, u_arr, h_arr, km: float) -> list[str
             for j in links[a + 1:]:
                 if further_than(xyz[h_arr[i]], xyz[h_arr[j]], km)[0, 0]:
                     d = float(haversine_km(lat[h_arr[i]], lon[h_arr[i]], lat[h_arr[j]], lon[h_arr[j]]))
-                    problems.append(f"siblings {world.unit_arrays.unit_ids[u_arr[i]]} and "
-                                    f"{world.unit_arrays.unit_ids[u_arr[j]]} (group {g}) are proposed to "
+                    problems.append(f"siblings {region.unit_arrays.unit_ids[u_arr[i]]} and "
+                                    f"{region.unit_arrays.unit_ids[u_arr[j]]} (group {g}) are proposed to "
                                     f"households {d:.1f} km apart; --sibling-contact-km is {km:g}")
     return problems

@@ -7,37 +7,24 @@ Units x households over the eligible pairs, maximising the total link
 one unit, so it is proposed whole or not at all (rule 7). Without side
 constraints the exact max-weight matching is used; fixed links are placed
 first and the rest solved exactly; budgets and sibling contact need CP-SAT
-(warm-started from the exact solution). ``--shortlist K`` gives up to K
+(warm-started from the exact solution). A shortlist of K gives up to K
 households per unit and K units per household (an exact b-matching).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from solvers import SolverConfig, b_matching, constrained_assignment, max_weight_matching
+from solvers import b_matching, constrained_assignment, max_weight_matching
 
-from matcher.errors import InputError, Problem
+from matcher.errors import InputError, option_problem
+from matcher.options import ProposalOptions
 from matcher.scoring.queries import all_scores
 from matcher.scoring.scorer import PairScores
-from matcher.region import World
-
-
-@dataclass(frozen=True)
-class ProposalRequest:
-    """What the family finder asked for. Ids are unit and household ids."""
-
-    budgets: dict[str, int] = field(default_factory=dict)
-    min_score: float | None = None
-    fixed: tuple[tuple[str, str], ...] = ()
-    excluded: tuple[tuple[str, str], ...] = ()
-    sibling_contact_km: float | None = None
-    shortlist: int | None = None
-    config: SolverConfig = field(default_factory=SolverConfig)
+from matcher.region import Region
 
 
 @dataclass(frozen=True)
@@ -49,7 +36,7 @@ class Proposal:
     shortlist), sorted by unit then rank.
     """
 
-    request: ProposalRequest
+    request: ProposalOptions
     links: pl.DataFrame
     status: str
     objective: float
@@ -60,68 +47,21 @@ class Proposal:
     candidates: PairScores = field(repr=False)
 
 
-def _pair_list(pairs, option: str) -> tuple[tuple[str, str], ...]:
-    out = []
-    for text in pairs:
-        unit, sep, household = text.partition("=")
-        if not sep or not unit or not household:
-            raise InputError(Problem("command line", None, option, text, "UNIT=HOUSEHOLD"))
-        out.append((unit.strip(), household.strip()))
-    return tuple(out)
-
-
-def parse_budgets(values) -> dict[str, int]:
-    """``AGENCY=AMOUNT`` strings to a dict; input errors for bad ones."""
-    budgets: dict[str, int] = {}
-    for text in values:
-        agency, sep, amount = text.partition("=")
-        amount = amount.strip().lstrip("£")
-        # Whole pounds, optionally with thousands separators: 100000 or 100,000.
-        value = int(amount.replace(",", "")) if re.fullmatch(r"\d+|\d{1,3}(,\d{3})+", amount) else -1
-        agency = agency.strip()
-        if not sep or not agency or value < 0:
-            raise InputError(Problem("command line", None, "--budget", text, "AGENCY=AMOUNT, a whole amount >= 0"))
-        if agency in budgets:
-            raise InputError(Problem("command line", None, "--budget", text, "one budget per agency"))
-        budgets[agency] = value
-    return budgets
-
-
-def make_request(budgets=(), min_score=None, fixed=(), excluded=(), sibling_contact_km=None, shortlist=None,
-                 time_limit_s=60.0, workers=1, seed=0) -> ProposalRequest:
-    """Build a request from command-line values, checking their form."""
-    if shortlist is not None and shortlist < 1:
-        raise InputError(Problem("command line", None, "--shortlist", str(shortlist), "a whole number >= 1"))
-    if min_score is not None and not 0 <= min_score <= 100:
-        raise InputError(Problem("command line", None, "--min-score", str(min_score), "a score from 0 to 100"))
-    if sibling_contact_km is not None and sibling_contact_km < 0:
-        raise InputError(Problem("command line", None, "--sibling-contact-km", str(sibling_contact_km),
-                                 "a distance >= 0"))
-    if shortlist is not None and (budgets or fixed or sibling_contact_km is not None):
-        raise InputError(Problem("command line", None, "--shortlist", str(shortlist),
-                                 "no --budget, --fix or --sibling-contact-km with a shortlist (a shortlist lists "
-                                 "alternatives; budgets and fixed links apply to one proposal)"))
-    if time_limit_s <= 0:
-        raise InputError(Problem("command line", None, "--time-limit", str(time_limit_s), "seconds > 0"))
-    return ProposalRequest(parse_budgets(budgets), min_score, _pair_list(fixed, "--fix"),
-                           _pair_list(excluded, "--exclude"), sibling_contact_km, shortlist,
-                           SolverConfig(time_limit_s=time_limit_s, workers=max(1, workers), seed=seed))
-
-
-def _resolve_pairs(world: World, pairs, option: str) -> list[tuple[int, int]]:
+def _resolve_pairs(region: Region, pairs, option: str) -> list[tuple[int, int]]:
     problems, out = [], []
     for unit, household in pairs:
-        u = world.unit_row_of_id.get(unit)
-        h = world.household_row_of_id.get(household)
+        u = region.unit_row_of_id.get(unit)
+        h = region.household_row_of_id.get(household)
         if u is None:
-            holder = world.unit_row_of_child.get(unit)
-            hint = f"; {unit} is a child in unit {world.unit_arrays.unit_ids[holder]}" \
+            holder = region.unit_row_of_child.get(unit)
+            hint = f"; {unit} is a child in unit {region.unit_arrays.unit_ids[holder]}" \
                 if holder is not None else ""
-            problems.append(Problem("command line", None, option, f"{unit}={household}",
-                                    f"a known unit id; there is no unit {unit!r}{hint}"))
+            problems.append(option_problem(option, f"{unit}={household}",
+                                           f"a known unit id; there is no unit {unit!r}{hint}", code="unknown_id"))
         if h is None:
-            problems.append(Problem("command line", None, option, f"{unit}={household}",
-                                    f"a known household id; there is no household {household!r}"))
+            problems.append(option_problem(option, f"{unit}={household}",
+                                           f"a known household id; there is no household {household!r}",
+                                           code="unknown_id"))
         if u is not None and h is not None:
             out.append((u, h))
     if problems:
@@ -129,10 +69,10 @@ def _resolve_pairs(world: World, pairs, option: str) -> list[tuple[int, int]]:
     return out
 
 
-def pair_positions(world: World, scores: PairScores, units, households) -> np.ndarray:
+def pair_positions(region: Region, scores: PairScores, units, households) -> np.ndarray:
     """Index in ``scores`` of each (unit row, household row) pair, or -1
     where the pair is not among the scored (eligible) pairs."""
-    n_h = len(world.household_arrays)
+    n_h = len(region.household_arrays)
     wanted = np.asarray(units, dtype=np.int64) * n_h + np.asarray(households, dtype=np.int64)
     if len(scores.units) == 0:
         return np.full(len(wanted), -1, dtype=np.int64)
@@ -142,41 +82,41 @@ def pair_positions(world: World, scores: PairScores, units, households) -> np.nd
     return np.where(key[found] == wanted, found, -1)
 
 
-def candidate_links(world: World, request: ProposalRequest, progress=None) -> tuple[PairScores, np.ndarray]:
+def candidate_links(region: Region, request: ProposalOptions, progress=None) -> tuple[PairScores, np.ndarray]:
     """Scores of every eligible pair, and the mask of those the request
     keeps (not excluded, at or above the minimum score)."""
-    scores = all_scores(world, progress=progress)
+    scores = all_scores(region, request.weights, progress=progress)
     keep = np.ones(len(scores.score), dtype=bool)
     if request.min_score is not None:
         keep &= scores.score >= request.min_score
-    excluded = _resolve_pairs(world, request.excluded, "--exclude")
+    excluded = _resolve_pairs(region, request.excluded, "excluded")
     if excluded:
-        at = pair_positions(world, scores, [u for u, _ in excluded], [h for _, h in excluded])
+        at = pair_positions(region, scores, [u for u, _ in excluded], [h for _, h in excluded])
         keep[at[at >= 0]] = False
     return scores, keep
 
 
-def _fixed_arcs(world: World, request: ProposalRequest, scores: PairScores, keep: np.ndarray) -> np.ndarray:
+def _fixed_arcs(region: Region, request: ProposalOptions, scores: PairScores, keep: np.ndarray) -> np.ndarray:
     from matcher.scoring.queries import violations
 
-    fixed = _resolve_pairs(world, request.fixed, "--fix")
-    positions = pair_positions(world, scores, [u for u, _ in fixed], [h for _, h in fixed])
+    fixed = _resolve_pairs(region, request.fixed, "fixed")
+    positions = pair_positions(region, scores, [u for u, _ in fixed], [h for _, h in fixed])
     arcs, problems = [], []
     seen_u, seen_h = set(), set()
     for (u, h), at in zip(fixed, positions.tolist()):
-        text = f"{world.unit_arrays.unit_ids[u]}={world.household_arrays.household_ids[h]}"
+        text = f"{region.unit_arrays.unit_ids[u]}={region.household_arrays.household_ids[h]}"
         if u in seen_u or h in seen_h:
-            problems.append(Problem("command line", None, "--fix", text, "each unit and household fixed once"))
+            problems.append(option_problem("fixed", text, "each unit and household fixed once"))
             continue
         seen_u.add(u)
         seen_h.add(h)
         if at < 0:
-            broken = violations(world, u, h)
+            broken = violations(region, u, h)
             why = "; ".join(f"rule {v.rule}: {v.message}" for v in broken) or "the unit is not waiting"
-            problems.append(Problem("command line", None, "--fix", text, f"an eligible pair ({why})"))
+            problems.append(option_problem("fixed", text, f"an eligible pair ({why})"))
         elif not keep[at]:
-            problems.append(Problem("command line", None, "--fix", text,
-                                    "a pair that is not also excluded or below --min-score"))
+            problems.append(option_problem("fixed", text,
+                                           "a pair that is not also excluded or below {option:min_score}"))
         else:
             arcs.append(at)
     if problems:
@@ -184,12 +124,12 @@ def _fixed_arcs(world: World, request: ProposalRequest, scores: PairScores, keep
     return np.array(sorted(arcs), dtype=np.int64)
 
 
-def _sibling_conflicts(world: World, scores: PairScores, arcs: np.ndarray, km: float) -> np.ndarray:
+def _sibling_conflicts(region: Region, scores: PairScores, arcs: np.ndarray, km: float) -> np.ndarray:
     """Pairs of arcs (indices into ``arcs``) that would put siblings whose
     plan is ``apart`` with households more than ``km`` apart."""
     from features.geo import further_than
 
-    units = world.units
+    units = region.units
     apart = units.filter(pl.col("sibling_group_id").is_not_null() & (pl.col("size") == 1))
     groups = apart.group_by("sibling_group_id").agg(pl.col("unit_id")).filter(pl.col("unit_id").list.len() > 1)
     if groups.height == 0:
@@ -197,11 +137,11 @@ def _sibling_conflicts(world: World, scores: PairScores, arcs: np.ndarray, km: f
     unit_of_arc = scores.units[arcs]
     by_unit: dict[int, np.ndarray] = {}
     order = np.argsort(unit_of_arc, kind="stable")
-    starts = np.searchsorted(unit_of_arc[order], np.arange(len(world.unit_arrays) + 1))
-    xyz = world.household_arrays.xyz
+    starts = np.searchsorted(unit_of_arc[order], np.arange(len(region.unit_arrays) + 1))
+    xyz = region.household_arrays.xyz
     out = []
     for members in groups.sort("sibling_group_id")["unit_id"].to_list():
-        rows = sorted(world.unit_row_of_id[m] for m in members)
+        rows = sorted(region.unit_row_of_id[m] for m in members)
         for row in rows:
             by_unit[row] = order[starts[row]:starts[row + 1]]
         for i, a in enumerate(rows):
@@ -215,26 +155,26 @@ def _sibling_conflicts(world: World, scores: PairScores, arcs: np.ndarray, km: f
     return np.concatenate(out).astype(np.int64) if out else np.empty((0, 2), dtype=np.int64)
 
 
-def propose(world: World, request: ProposalRequest, progress=None) -> Proposal:
-    """Solve the request on the world; the result is checked by the caller
+def propose(region: Region, request: ProposalOptions, progress=None) -> Proposal:
+    """Solve the request on the region; the result is checked by the caller
     with :func:`matcher.validity.check_validity` before anything is written."""
-    scores, keep = candidate_links(world, request, progress)
-    fixed = _fixed_arcs(world, request, scores, keep)
-    unknown = sorted(set(request.budgets) - set(world.agencies))
+    scores, keep = candidate_links(region, request, progress)
+    fixed = _fixed_arcs(region, request, scores, keep)
+    unknown = sorted(set(request.budgets) - set(region.agencies))
     if unknown:
-        raise InputError([Problem("command line", None, "--budget", a, "an agency_id that appears in the files")
+        raise InputError([option_problem("budgets", a, "an agency_id that appears in the files", code="unknown_id")
                           for a in unknown])
     arcs = np.flatnonzero(keep)
     rows, cols = scores.units[arcs], scores.households[arcs]
     weights = scores.weight[arcs]
-    n_rows, n_cols = len(world.unit_arrays), len(world.household_arrays)
+    n_rows, n_cols = len(region.unit_arrays), len(region.household_arrays)
 
     if request.shortlist is not None:
         k = request.shortlist
         result = b_matching(rows, cols, weights, row_capacity=np.full(n_rows, k), col_capacity=np.full(n_cols, k),
                             n_rows=n_rows, n_cols=n_cols, config=request.config)
-        chosen = pair_positions(world, scores, result.pairs[:, 0], result.pairs[:, 1])
-        return _proposal(world, request, scores, chosen, result.status, result.objective, result.objective, 0.0,
+        chosen = pair_positions(region, scores, result.pairs[:, 0], result.pairs[:, 1])
+        return _proposal(region, request, scores, chosen, result.status, result.objective, result.objective, 0.0,
                          f"exact b-matching ({result.backend})", result.wall_time_s)
 
     fixed_local = np.searchsorted(arcs, fixed)
@@ -246,39 +186,39 @@ def propose(world: World, request: ProposalRequest, progress=None) -> Proposal:
             free &= ~np.isin(rows, rows[fixed_local]) & ~np.isin(cols, cols[fixed_local])
         result = max_weight_matching(rows[free], cols[free], weights[free], n_rows=n_rows, n_cols=n_cols,
                                      config=request.config)
-        chosen = np.concatenate([pair_positions(world, scores, result.pairs[:, 0], result.pairs[:, 1]),
+        chosen = np.concatenate([pair_positions(region, scores, result.pairs[:, 0], result.pairs[:, 1]),
                                  arcs[fixed_local]])
         objective = int(scores.weight[chosen].sum())
-        return _proposal(world, request, scores, np.sort(chosen), "optimal", objective, objective, 0.0,
+        return _proposal(region, request, scores, np.sort(chosen), "optimal", objective, objective, 0.0,
                          f"exact max-weight matching ({result.backend})", result.wall_time_s)
 
     fees = scores.fee[arcs]
-    agency_of_unit = world.units["agency_id"].to_numpy()
+    agency_of_unit = region.units["agency_id"].to_numpy()
     budget_names = sorted(request.budgets)
     group_of_agency = {a: i for i, a in enumerate(budget_names)}
     fee_group = np.array([group_of_agency.get(a, -1) for a in agency_of_unit[rows]], dtype=np.int64) \
         if len(rows) else np.empty(0, dtype=np.int64)
     conflicts = None
     if request.sibling_contact_km is not None:
-        conflicts = _sibling_conflicts(world, scores, arcs, request.sibling_contact_km)
+        conflicts = _sibling_conflicts(region, scores, arcs, request.sibling_contact_km)
     result = constrained_assignment(
         rows, cols, weights, n_rows=n_rows, n_cols=n_cols,
         fees=fees if budget_names else None, fee_group=fee_group if budget_names else None,
         budgets=np.array([request.budgets[a] for a in budget_names], dtype=np.int64) if budget_names else None,
         fixed=fixed_local if len(fixed_local) else None, conflicts=conflicts, config=request.config)
     chosen = arcs[result.arcs]
-    return _proposal(world, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
+    return _proposal(region, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
                      "CP-SAT with side constraints", result.wall_time_s)
 
 
-def _proposal(world, request, scores, chosen, status, objective, bound, gap, method, wall) -> Proposal:
+def _proposal(region, request, scores, chosen, status, objective, bound, gap, method, wall) -> Proposal:
     chosen = np.asarray(chosen, dtype=np.int64)
     u, h = scores.units[chosen], scores.households[chosen]
-    unit_ids = world.unit_arrays.unit_ids[u]
-    children = world.units.select("unit_id", pl.col("child_ids").list.join(";"))
+    unit_ids = region.unit_arrays.unit_ids[u]
+    children = region.units.select("unit_id", pl.col("child_ids").list.join(";"))
     links = pl.DataFrame({
         "unit_id": unit_ids.astype(str),
-        "household_id": world.household_arrays.household_ids[h].astype(str),
+        "household_id": region.household_arrays.household_ids[h].astype(str),
         "score": scores.score[chosen],
         "weight": scores.weight[chosen],
         "fee": scores.fee[chosen],

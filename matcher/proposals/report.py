@@ -9,14 +9,14 @@ import numpy as np
 import polars as pl
 
 from matcher.scoring.explain import money
-from matcher.region import World
+from matcher.region import Region
 
 AGE_BANDS = ((0, 12, "under 1"), (12, 60, "1–4"), (60, 120, "5–9"), (120, 10_000, "10 and over"))
 NEED_BANDS = ("no additional needs", "mild needs", "moderate needs", "severe or complex needs")
 
 
-def _unit_table(world: World) -> pl.DataFrame:
-    arrays = world.unit_arrays
+def _unit_table(region: Region) -> pl.DataFrame:
+    arrays = region.unit_arrays
     youngest = arrays.column("age_min_months")
     band = np.select([(youngest >= lo) & (youngest < hi) for lo, hi, _ in AGE_BANDS],
                      [name for _, _, name in AGE_BANDS], default="10 and over")
@@ -26,29 +26,29 @@ def _unit_table(world: World) -> pl.DataFrame:
         "age_band": band,
         "need_band": np.array(NEED_BANDS)[arrays.needs.max(axis=1)],
         "waiting": arrays.bool_column("waiting"),
-        "agency_id": world.units["agency_id"].to_numpy(),
+        "agency_id": region.units["agency_id"].to_numpy(),
     })
 
 
-def unproposed_reasons(world: World, proposal) -> list[tuple[str, str]]:
+def unproposed_reasons(region: Region, proposal) -> list[tuple[str, str]]:
     """(unit_id, why) for every waiting unit left without a link."""
     scores = proposal.candidates
     links = proposal.links
     taken_by = dict(zip(links["household_id"].to_list(), links["unit_id"].to_list()))
     weight_of = dict(zip(links["unit_id"].to_list(), links["weight"].to_list()))
     proposed = set(links["unit_id"].to_list())
-    is_proposed = np.zeros(len(world.unit_arrays), dtype=bool)
-    is_proposed[[world.unit_row_of_id[unit] for unit in proposed]] = True
+    is_proposed = np.zeros(len(region.unit_arrays), dtype=bool)
+    is_proposed[[region.unit_row_of_id[unit] for unit in proposed]] = True
     left_out = ~is_proposed[scores.units]
     # Only the pairs of units left out are looked at: a handful, not millions.
     eligible_by_unit: dict[int, list[tuple[str, int]]] = {}
-    hids = world.household_arrays.household_ids
+    hids = region.household_arrays.household_ids
     for u, h, w in zip(scores.units[left_out].tolist(), scores.households[left_out].tolist(),
                        scores.weight[left_out].tolist()):
         eligible_by_unit.setdefault(u, []).append((str(hids[h]), w))
     out = []
-    for row in world.waiting_unit_rows.tolist():
-        unit = str(world.unit_arrays.unit_ids[row])
+    for row in region.waiting_unit_rows.tolist():
+        unit = str(region.unit_arrays.unit_ids[row])
         if unit in proposed:
             continue
         options = eligible_by_unit.get(row, [])
@@ -91,10 +91,10 @@ def _constraints_in(request) -> str:
     return " or ".join(reasons) or "the solver's time limit"
 
 
-def proposal_summary(world: World, proposal) -> str:
+def proposal_summary(region: Region, proposal) -> str:
     """The summary as text. It holds nothing that changes between runs of
     the same input (no times), so the file is byte-identical each time."""
-    units = _unit_table(world)
+    units = _unit_table(region)
     waiting = units.filter(pl.col("waiting"))
     proposed = waiting.filter(pl.col("unit_id").is_in(proposal.links["unit_id"].unique().to_list()))
     children_waiting = int(waiting["size"].sum())
@@ -102,7 +102,7 @@ def proposal_summary(world: World, proposal) -> str:
     lines = []
     kind = f"shortlist of up to {proposal.request.shortlist}" if proposal.request.shortlist else "proposal"
     n_links = proposal.links.height
-    lines.append(f"Batch {kind} as of {world.as_of.isoformat()}: {n_links} link{'s' if n_links != 1 else ''}")
+    lines.append(f"Batch {kind} as of {region.as_of.isoformat()}: {n_links} link{'s' if n_links != 1 else ''}")
     lines.append(f"Solver: {proposal.method}; status {proposal.status}; total weight {proposal.objective:,.0f}"
                  + ("" if proposal.status == "optimal" else
                     f"; bound {proposal.bound:,.0f}; gap {proposal.gap:.2%}"))
@@ -131,7 +131,7 @@ def proposal_summary(world: World, proposal) -> str:
     if not by_agency and not proposal.request.budgets:
         lines.append("  none")
     lines.append("")
-    reasons = unproposed_reasons(world, proposal) if not proposal.request.shortlist else []
+    reasons = unproposed_reasons(region, proposal) if not proposal.request.shortlist else []
     if not proposal.request.shortlist:
         lines.append(f"Units left unproposed: {len(reasons)}")
         for unit, why in reasons:
@@ -139,7 +139,7 @@ def proposal_summary(world: World, proposal) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_proposal(world: World, proposal, path) -> tuple[str, Path]:
+def write_proposal(region: Region, proposal, path) -> tuple[str, Path]:
     """Check the proposal, then write its links to ``path`` and its summary
     beside it (``<stem>.summary.txt``). Refuses (InvalidProposal) to write
     anything if :func:`~matcher.validity.check_validity` finds a problem.
@@ -147,11 +147,11 @@ def write_proposal(world: World, proposal, path) -> tuple[str, Path]:
     from matcher.files.write import write_frame
     from matcher.proposals.checks import InvalidProposal, check_validity
 
-    problems = check_validity(proposal, world)
+    problems = check_validity(proposal, region)
     if problems:
         raise InvalidProposal(problems)
     path = Path(path)
-    summary = proposal_summary(world, proposal)
+    summary = proposal_summary(region, proposal)
     summary_path = path.with_name(path.stem + ".summary.txt")
     write_frame(proposal.links, path)
     summary_path.write_text(summary, encoding="utf-8")

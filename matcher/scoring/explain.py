@@ -45,14 +45,13 @@ def heritage_words(codes: list[str]) -> str:
     return ", ".join(ETHNICITIES[c] for c in codes)
 
 
-def pair_reasons(world, unit_row: int, household_row: int, contributions: np.ndarray, fee: int,
+def pair_reasons(region, weights, unit_row: int, household_row: int, contributions: np.ndarray, fee: int,
                  distance_km: float) -> list[str]:
     """Reasons for one scored pair: the placement first, then each fit
     factor by the points it cost (largest loss first), then the waits, which
     say who comes first rather than how well the pair fits."""
-    u, h = world.unit_arrays, world.household_arrays
-    weights = world.weights
-    ages = world.children_of(unit_row)["age_months"].to_list()
+    u, h = region.unit_arrays, region.household_arrays
+    ages = region.children_of(unit_row)["age_months"].to_list()
     size = len(ages)
     low, high = h.column("min_age_months")[household_row], h.column("max_age_months")[household_row]
     cmin, cmax = int(h.column("min_children")[household_row]), int(h.column("max_children")[household_row])

@@ -1,21 +1,22 @@
-"""Ranked-match queries and why-not, on a :class:`~matcher.world.World`."""
+"""Ranked-match queries and why-not, on a :class:`~matcher.region.Region`.
+
+The weights are an explicit argument of every query that scores."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from features.eligibility import RULE_FUNCTIONS, HouseholdTables, eligible
-from features.unit_encoder import UnitEncoder
 
 from matcher.errors import LookupInputError
 from matcher.scoring.explain import age_range_words, age_words, children_words, pair_reasons
 from features.contract import LEVEL_LABELS, NEED_LABELS, NEEDS
 from matcher.scoring.scorer import PairScores, score_pairs
-from matcher.scoring.weights import FACTORS
-from matcher.region import World
+from matcher.scoring.weights import FACTORS, Weights
+from matcher.pool import run_all
+from matcher.region import Region
 
 BLOCK_PAIRS = 4_000_000  # pairs per eligibility block: bounds memory, keeps threads busy
 
@@ -33,72 +34,73 @@ def _ranked(scores: PairScores, ids: np.ndarray, top: int | None) -> np.ndarray:
     return order if top is None else order[:top]
 
 
-def _results(world: World, scores: PairScores, order: np.ndarray) -> list[dict]:
+def _results(region: Region, weights: Weights, scores: PairScores, order: np.ndarray) -> list[dict]:
     out = []
     for i in order:
         u, h = int(scores.units[i]), int(scores.households[i])
         out.append({
-            "unit_id": str(world.unit_arrays.unit_ids[u]),
-            "child_ids": world.children_of(u)["child_id"].to_list(),
-            "household_id": str(world.household_arrays.household_ids[h]),
+            "unit_id": str(region.unit_arrays.unit_ids[u]),
+            "child_ids": region.children_of(u)["child_id"].to_list(),
+            "household_id": str(region.household_arrays.household_ids[h]),
             "score": float(scores.score[i]),
             "weight": int(scores.weight[i]),
             "fee": int(scores.fee[i]),
             "factors": {name: float(scores.contributions[i, k]) for k, name in enumerate(FACTORS)},
-            "reasons": pair_reasons(world, u, h, scores.contributions[i], int(scores.fee[i]),
+            "reasons": pair_reasons(region, weights, u, h, scores.contributions[i], int(scores.fee[i]),
                                     float(scores.distance_km[i])),
         })
     return out
 
 
-def rank_for_child(world: World, child_id: str, top: int | None = 10) -> dict:
+def rank_for_child(region: Region, child_id: str, top: int | None, weights: Weights) -> dict:
     """The best households for the unit holding ``child_id``."""
-    row = world.unit_row(child_id)
-    kids = world.children_of(row)
+    row = region.unit_row(child_id)
+    kids = region.children_of(row)
     not_waiting = kids.filter(kids["status"] != "waiting")
     if not_waiting.height:
         first = not_waiting.row(0, named=True)
         raise LookupInputError(f"child {first['child_id']} is {first['status']}, not waiting: only waiting "
-                               "children are ranked (why-not explains a pair)")
+                               "children are ranked (why-not explains a pair)", code="not_waiting")
     rows = np.array([row])
-    households = np.flatnonzero(eligible(world.unit_arrays, rows, world.tables)[0])
-    scores = score_pairs(world.unit_arrays, world.household_arrays, np.full(len(households), row), households,
-                         world.weights)
-    order = _ranked(scores, world.household_arrays.household_ids[households], top)
+    households = np.flatnonzero(eligible(region.unit_arrays, rows, region.tables)[0])
+    scores = score_pairs(region.unit_arrays, region.household_arrays, np.full(len(households), row), households,
+                         weights, cache=region.cache)
+    order = _ranked(scores, region.household_arrays.household_ids[households], top)
     return {
-        "unit_id": str(world.unit_arrays.unit_ids[row]),
+        "unit_id": str(region.unit_arrays.unit_ids[row]),
         "child_ids": kids["child_id"].to_list(),
         "eligible_households": int(len(households)),
         "results": [{k: v for k, v in r.items() if k not in ("unit_id", "child_ids")}
-                    for r in _results(world, scores, order)],
+                    for r in _results(region, weights, scores, order)],
     }
 
 
-def rank_for_household(world: World, household_id: str, top: int | None = 10) -> dict:
+def rank_for_household(region: Region, household_id: str, top: int | None, weights: Weights) -> dict:
     """The best units for one household."""
-    row = world.household_row(household_id)
-    status = world.households["status"][row]
+    row = region.household_row(household_id)
+    status = region.households["status"][row]
     if status != "approved":
         raise LookupInputError(f"household {household_id} is {status}, not approved: only approved households "
-                               "are ranked")
-    tables = HouseholdTables.build(world.household_arrays.take(np.array([row])))
-    all_units = np.arange(len(world.unit_arrays))
-    units = np.flatnonzero(eligible(world.unit_arrays, all_units, tables)[:, 0])
-    scores = score_pairs(world.unit_arrays, world.household_arrays, units, np.full(len(units), row), world.weights)
-    order = _ranked(scores, world.unit_arrays.unit_ids[units], top)
+                               "are ranked", code="not_waiting")
+    tables = HouseholdTables.build(region.household_arrays.take(np.array([row])))
+    all_units = np.arange(len(region.unit_arrays))
+    units = np.flatnonzero(eligible(region.unit_arrays, all_units, tables)[:, 0])
+    scores = score_pairs(region.unit_arrays, region.household_arrays, units, np.full(len(units), row), weights,
+                         cache=region.cache)
+    order = _ranked(scores, region.unit_arrays.unit_ids[units], top)
     return {
         "household_id": household_id,
         "eligible_units": int(len(units)),
-        "results": [{k: v for k, v in r.items() if k != "household_id"} for r in _results(world, scores, order)],
+        "results": [{k: v for k, v in r.items() if k != "household_id"} for r in _results(region, weights, scores, order)],
     }
 
 
-def eligible_pairs(world: World, unit_rows: np.ndarray | None = None, workers: int = 2,
+def eligible_pairs(region: Region, unit_rows: np.ndarray | None = None, workers: int = 2,
                    progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Every eligible (unit row, household row) pair, units in ``unit_rows``
     (default: every waiting unit), in unit then household order."""
-    rows = world.waiting_unit_rows if unit_rows is None else np.asarray(unit_rows, dtype=np.int64)
-    tables = world.tables
+    rows = region.waiting_unit_rows if unit_rows is None else np.asarray(unit_rows, dtype=np.int64)
+    tables = region.tables
     per_block = max(1, BLOCK_PAIRS // max(1, tables.n_households))
     blocks = [rows[i:i + per_block] for i in range(0, len(rows), per_block)]
 
@@ -106,37 +108,34 @@ def eligible_pairs(world: World, unit_rows: np.ndarray | None = None, workers: i
 
     def run(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # flatnonzero then split is several times faster than 2-D nonzero
-        flat = np.flatnonzero(eligible(world.unit_arrays, block, tables))
+        flat = np.flatnonzero(eligible(region.unit_arrays, block, tables))
         u = flat // n_households
         h = flat - u * n_households
         if progress is not None:
             progress(len(block))
         return block[u], h.astype(np.int64)
 
-    if workers > 1 and len(blocks) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(run, blocks))
-    else:
-        parts = [run(b) for b in blocks]
+    parts = run_all(run, blocks, workers)
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def all_scores(world: World, unit_rows: np.ndarray | None = None, workers: int = 2, progress=None) -> PairScores:
+def all_scores(region: Region, weights: Weights, unit_rows: np.ndarray | None = None, workers: int = 2,
+               progress=None) -> PairScores:
     """Scores of every eligible pair (see :func:`eligible_pairs`)."""
-    u, h = eligible_pairs(world, unit_rows, workers, progress)
-    return score_pairs(world.unit_arrays, world.household_arrays, u, h, world.weights)
+    u, h = eligible_pairs(region, unit_rows, workers, progress)
+    return score_pairs(region.unit_arrays, region.household_arrays, u, h, weights, workers, cache=region.cache)
 
 
-def _child_units(world: World, unit_row: int):
+def _child_units(region: Region, unit_row: int):
     """Each child of a unit encoded as a unit of one, for attributing a
     broken rule to the child who breaks it (same rule functions)."""
-    kids = world.children_of(unit_row).with_columns(world.children_of(unit_row)["child_id"].alias("unit_id"))
-    return UnitEncoder(as_of=world.as_of, agencies=world.agencies).fit(kids).encode(kids), kids
+    kids = region.children_of(unit_row).with_columns(region.children_of(unit_row)["child_id"].alias("unit_id"))
+    return region.unit_encoder.encode(kids), kids
 
 
-def violations(world: World, unit_row: int, household_row: int) -> list[Violation]:
+def violations(region: Region, unit_row: int, household_row: int) -> list[Violation]:
     """Every hard rule the pair breaks, each attributed to a child where the
     rule is about one child, in rule order. Which rule, and which child,
     are decided by the functions of :mod:`features.eligibility` (run on each
@@ -144,13 +143,13 @@ def violations(world: World, unit_row: int, household_row: int) -> list[Violatio
     from features import eligibility as rules
     from features.geo import haversine_km
 
-    tables = HouseholdTables.build(world.household_arrays.take(np.array([household_row])))
+    tables = HouseholdTables.build(region.household_arrays.take(np.array([household_row])))
     broken = [n for n, rule in RULE_FUNCTIONS.items()
-              if not rule(world.unit_arrays, np.array([unit_row]), tables)[0, 0]]
+              if not rule(region.unit_arrays, np.array([unit_row]), tables)[0, 0]]
     if not broken:
         return []
-    singles, kids = _child_units(world, unit_row)
-    household = world.households.row(household_row, named=True)
+    singles, kids = _child_units(region, unit_row)
+    household = region.households.row(household_row, named=True)
 
     def failing(check, *extra) -> list[int]:
         """Children (positions in ``kids``) for whom ``check`` fails."""
@@ -186,7 +185,7 @@ def violations(world: World, unit_row: int, household_row: int) -> list[Violatio
                                                f"approved for {sexes} only"))
         elif n == 4:
             for k, need in enumerate(NEEDS):
-                limit = int(world.household_arrays.consider[household_row, k])
+                limit = int(region.household_arrays.consider[household_row, k])
                 for i in failing(rules.need_within_consider, k):
                     child, level = kids["child_id"][i], int(singles.needs[i, k])
                     out.append(Violation(4, child, f"{child} has {LEVEL_LABELS[level]} {NEED_LABELS[need]} "
@@ -216,21 +215,21 @@ def violations(world: World, unit_row: int, household_row: int) -> list[Violatio
     return out
 
 
-def why_not(world: World, child_id: str, household_id: str) -> dict:
+def why_not(region: Region, child_id: str, household_id: str, weights: Weights) -> dict:
     """The contract's why-not answer for one child and one household."""
-    unit_row = world.unit_row(child_id)
-    household_row = world.household_row(household_id)
-    found = violations(world, unit_row, household_row)
+    unit_row = region.unit_row(child_id)
+    household_row = region.household_row(household_id)
+    found = violations(region, unit_row, household_row)
     score = None
     result = {}
     if not found:
-        scores = score_pairs(world.unit_arrays, world.household_arrays, np.array([unit_row]),
-                             np.array([household_row]), world.weights)
+        scores = score_pairs(region.unit_arrays, region.household_arrays, np.array([unit_row]),
+                             np.array([household_row]), weights, cache=region.cache)
         score = float(scores.score[0])
-        result = _results(world, scores, np.array([0]))[0]
+        result = _results(region, weights, scores, np.array([0]))[0]
     return {
-        "unit_id": str(world.unit_arrays.unit_ids[unit_row]),
-        "child_ids": world.children_of(unit_row)["child_id"].to_list(),
+        "unit_id": str(region.unit_arrays.unit_ids[unit_row]),
+        "child_ids": region.children_of(unit_row)["child_id"].to_list(),
         "household_id": household_id,
         "eligible": not found,
         "violations": [{"rule": v.rule, "child_id": v.child_id, "message": v.message} for v in found],

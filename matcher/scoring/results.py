@@ -7,22 +7,22 @@ import polars as pl
 
 from matcher.scoring.scorer import PairScores
 from matcher.scoring.weights import FACTORS
-from matcher.region import World
+from matcher.region import Region
 
 
-def scores_frame(world: World, scores: PairScores) -> pl.DataFrame:
+def scores_frame(region: Region, scores: PairScores) -> pl.DataFrame:
     """``unit_id, household_id, score, weight`` and one column per factor,
     then ``fee`` and ``distance_km``; sorted by unit then score (high
     first) then household."""
     # Sort on integer keys (units are already in unit_id order; households by
     # the rank of their id), then attach the ids: much faster than sorting
     # millions of strings.
-    household_rank = np.argsort(np.argsort(world.household_arrays.household_ids, kind="stable"), kind="stable")
+    household_rank = np.argsort(np.argsort(region.household_arrays.household_ids, kind="stable"), kind="stable")
     keys = pl.DataFrame({"u": scores.units, "s": scores.score, "h": household_rank[scores.households]})
     order = keys.with_row_index().sort(["u", "s", "h"], descending=[False, True, False])["index"].to_numpy()
     frame = pl.DataFrame({
-        "unit_id": world.unit_arrays.unit_ids[scores.units[order]],
-        "household_id": world.household_arrays.household_ids[scores.households[order]],
+        "unit_id": region.unit_arrays.unit_ids[scores.units[order]],
+        "household_id": region.household_arrays.household_ids[scores.households[order]],
         "score": scores.score[order],
         "weight": scores.weight[order],
         **{name: scores.points[order, k] / 1e4 for k, name in enumerate(FACTORS)},

@@ -8,7 +8,6 @@ in [0, 100] and the explanation is the contributions themselves.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -19,6 +18,7 @@ from features.geo import km_of_chord_squared
 from features.household_encoder import HouseholdArrays
 from features.unit_encoder import UnitArrays
 
+from matcher.pool import run_all
 from matcher.scoring.weights import FACTORS, Weights
 
 
@@ -72,24 +72,23 @@ class _Sides:
     planned: np.ndarray  # 1 for an early-permanence plan, else 0
 
     @classmethod
+    def of(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights, cache=None) -> _Sides:
+        """Built once per region and weights when the caller passes its
+        cache (keyed by the weights' content); else built for this call."""
+        if cache is None:
+            return cls.build(units, households, weights)
+        return cache.get_or_make(("scorer sides", weights.key()), lambda: cls.build(units, households, weights))
+
+    @classmethod
     def build(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights) -> _Sides:
         uc, hc = units.column, households.column
-        if "scorer" not in units.cache:
-            units.cache["scorer"] = need_codes(units.needs)
-        if "scorer" not in households.cache:  # what does not depend on the weights, once per region
-            low, high = hc("min_age_months"), hc("max_age_months")
-            households.cache["scorer"] = (*need_codes(households.accept), (low + high) * 0.5,
-                                          (high - low) * 0.5 + 12.0)
-        unit_first, unit_last = units.cache["scorer"]
-        house_first, house_last, house_middle, house_half = households.cache["scorer"]
-        key = ("scorer", id(weights))
-        cached = households.cache.get(key)
-        if cached is None or cached[0] is not weights:  # once per region and weights
-            limit = hc("max_travel_km").copy()
-            limit[~(limit > 0)] = weights.default_travel_km  # NaN (not given) or 0
-            household_wait = np.clip(hc("days_since_approval") / weights.approval_full_days, 0.0, 1.0)
-            households.cache[key] = cached = (weights, limit, household_wait)
-        _, limit, household_wait = cached
+        unit_first, unit_last = need_codes(units.needs)
+        low, high = hc("min_age_months"), hc("max_age_months")
+        house_first, house_last = need_codes(households.accept)
+        house_middle, house_half = (low + high) * 0.5, (high - low) * 0.5 + 12.0
+        limit = hc("max_travel_km").copy()
+        limit[~(limit > 0)] = weights.default_travel_km  # NaN (not given) or 0
+        household_wait = np.clip(hc("days_since_approval") / weights.approval_full_days, 0.0, 1.0)
         order = np.nan_to_num(uc("days_since_placement_order"), nan=0.0)
         child_wait = 0.5 * np.clip(uc("days_since_care") / (2 * weights.care_threshold_days), 0.0, 1.0) + \
             0.5 * np.clip(order / (2 * weights.order_threshold_days), 0.0, 1.0)
@@ -170,12 +169,14 @@ CHUNK = 1 << 16  # pairs scored at a time: temporaries stay in cache
 
 
 def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
-                weights: Weights, workers: int = 2) -> PairScores:
+                weights: Weights, workers: int = 2, cache=None) -> PairScores:
     """Score pairs (u[i], h[i]) of unit and household rows.
 
     Contributions are rounded to 4 decimals and the score is their sum, so
     the factor columns of every output add up to its score. Pairs are scored
-    in chunks so that temporaries stay small and in cache.
+    in chunks so that temporaries stay small and in cache. ``cache`` (a
+    region's :class:`~matcher.region.BoundedCache`) keeps the per-unit and
+    per-household quantities between calls.
     """
     u = np.asarray(u, dtype=np.int64)
     h = np.asarray(h, dtype=np.int64)
@@ -188,7 +189,7 @@ def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
     score = np.empty(n, dtype=np.float64)
     link_weight = np.empty(n, dtype=np.int64)
 
-    sides = _Sides.build(units, households, weights)
+    sides = _Sides.of(units, households, weights, cache)
     # The link weight's per-unit parts (README: 10 x score x size x boost).
     overdue = np.clip(units.column("days_since_care") / (2 * weights.care_threshold_days), 0.0, 1.0)
     size, boost = units.column("size"), 1.0 + weights.wait_boost * overdue
@@ -206,12 +207,6 @@ def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
         score[start:stop] = total / 1e4
         link_weight[start:stop] = np.rint(10.0 * score[start:stop] * size[uu] * boost[uu])
 
-    starts = range(0, n, CHUNK)
-    if n > 4 * CHUNK and workers > 1:
-        # numpy releases the GIL in its loops: chunks score in parallel.
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, starts))
-    else:
-        for start in starts:
-            run(start)
+    # numpy releases the GIL in its loops: chunks score in parallel.
+    run_all(run, range(0, n, CHUNK), workers if n > 4 * CHUNK else 1)
     return PairScores(u, h, points, score, link_weight, fee, distance_km)

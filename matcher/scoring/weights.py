@@ -66,6 +66,12 @@ class Weights:
         if abs(total - 100.0) > 1e-9:
             object.__setattr__(self, "factors", {k: v * 100.0 / total for k, v in self.factors.items()})
 
+    def key(self) -> tuple:
+        """The weights' content as a hashable value (equal weights, equal
+        key): what caches of derived arrays are keyed by."""
+        return tuple((f.name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                     for f in dataclasses.fields(self) for v in [getattr(self, f.name)])
+
 
 PARAMETER_REASONS: dict[str, str] = {
     "needs_step": "Fit lost per need level above the household's accept level.",

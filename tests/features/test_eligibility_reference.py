@@ -17,18 +17,18 @@ from hypothesis import strategies as st
 from features.eligibility import RULE_FUNCTIONS, HouseholdTables, eligible
 from matcher.scoring.queries import eligible_pairs, violations
 from matcher.units import build_units
-from matcher.region import World
+from matcher.region import Region
 from tests.features.reference_rules import age_in_months, haversine_km, reference_broken_rules, reference_units
 from tests.strategies import DrawnRegion, births_at_age, regions
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
 
-def _world(region: DrawnRegion) -> World:
-    return World.from_region(region.files, region.as_of)
+def _world(region: DrawnRegion) -> Region:
+    return Region.build(region.files, region.as_of)
 
 
-def _reference(region: DrawnRegion, world: World) -> dict[tuple[int, int], set[int]]:
+def _reference(region: DrawnRegion, world: Region) -> dict[tuple[int, int], set[int]]:
     """(unit row, household row) -> broken rules, by the reference."""
     units = reference_units(region.children.to_dicts())
     homes = region.households.to_dicts()
@@ -40,7 +40,7 @@ def _reference(region: DrawnRegion, world: World) -> dict[tuple[int, int], set[i
     return out
 
 
-def _describe(world: World, u: int, h: int) -> str:
+def _describe(world: Region, u: int, h: int) -> str:
     return f"unit {world.unit_arrays.unit_ids[u]} x household {world.household_arrays.household_ids[h]}"
 
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matcher.generate import generate_region
-from matcher.files.read import read_region, write_table
+from matcher.files.read import read_region
+from matcher.files.write import write_table
 from features.contract import CHILDREN, HOUSEHOLDS
 from matcher.units import build_units
 from tests.conftest import AS_OF, write_region

@@ -11,21 +11,22 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from matcher.files.read import read_region
-from matcher.proposals.propose import Proposal, ProposalRequest, make_request, propose
+from matcher.options import ProposalRequest, make_request
+from matcher.proposals.propose import Proposal, propose
 from matcher.proposals.report import proposal_summary, unproposed_reasons
 from matcher.proposals.checks import check_validity
-from matcher.region import World
+from matcher.region import Region
 from tests.conftest import AS_OF, write_region
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+def world(tmp_path_factory) -> Region:
     folder = tmp_path_factory.mktemp("propose")
     children, households = write_region(folder, seed=5, n_children=70, n_households=80)
-    return World.from_region(read_region(children, households, as_of=AS_OF), AS_OF)
+    return Region.build(read_region(children, households, as_of=AS_OF), AS_OF)
 
 
-def dense_optimum(world: World, scores) -> int:
+def dense_optimum(world: Region, scores) -> int:
     matrix = np.zeros((len(world.unit_arrays), len(world.household_arrays)))
     matrix[scores.units, scores.households] = np.maximum(scores.weight, 0)
     r, c = linear_sum_assignment(matrix, maximize=True)
@@ -204,7 +205,7 @@ def test_bad_options_exit_2_and_write_nothing(region_files, run_cli, tmp_path, e
 
 def test_fixing_an_ineligible_pair_says_why(region_files, run_cli, tmp_path, world):
     children, households = region_files
-    w = World.from_region(read_region(children, households, as_of=AS_OF), AS_OF)
+    w = Region.build(read_region(children, households, as_of=AS_OF), AS_OF)
     scores = propose(w, make_request()).candidates
     eligible = set(zip(scores.units.tolist(), scores.households.tolist()))
     u = int(w.waiting_unit_rows[0])

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from features.eligibility import eligible
 from matcher.generate import generate_region
-from matcher.files.read import RegionFiles, write_table
+from matcher.files.write import write_table
+from matcher.validation import RegionTables
 from matcher.scoring.queries import all_scores, eligible_pairs, rank_for_child, rank_for_household, why_not
 from features.contract import CHILDREN, ETHNICITY_CODES, HOUSEHOLDS
 from matcher.scoring.weights import FACTORS, Weights
-from matcher.region import World
+from matcher.api import region_from_files
+from matcher.region import Region
 from tests.conftest import AS_OF, write_region
 from tests.features.reference_rules import reference_broken_rules, reference_units
 from tests.strategies import load_region, regions
@@ -28,16 +30,16 @@ VIOLATION_KEYS = {"rule", "child_id", "message"}
 
 
 @functools.lru_cache(maxsize=None)
-def _region(seed: int, n_children: int, n_households: int) -> RegionFiles:
+def _region(seed: int, n_children: int, n_households: int) -> RegionTables:
     kids, homes = generate_region(seed, n_children, n_households, AS_OF)
     return load_region(kids, homes, AS_OF)
 
 
-def _world(seed: int = 3, n_children: int = 30, n_households: int = 40) -> World:
-    return World.from_region(_region(seed, n_children, n_households), AS_OF)
+def _world(seed: int = 3, n_children: int = 30, n_households: int = 40) -> Region:
+    return Region.build(_region(seed, n_children, n_households), AS_OF)
 
 
-def _all_units_mask(world: World) -> np.ndarray:
+def _all_units_mask(world: Region) -> np.ndarray:
     return eligible(world.unit_arrays, np.arange(len(world.unit_arrays)), world.tables)
 
 
@@ -60,12 +62,12 @@ def test_scores_lists_exactly_the_pairs_why_not_calls_eligible(tmp_path, run_cli
     listed = {(r["unit_id"], r["household_id"]): r["score"] for r in scores.iter_rows(named=True)}
     assert len(listed) == scores.height  # no pair twice
 
-    world = World.from_files(str(children), str(households), AS_OF)
+    world = region_from_files(str(children), str(households), AS_OF)
     waiting = world.children.filter(pl.col("unit_id").is_in(world.units.filter("waiting")["unit_id"].implode()))
     answered = {}
     for child_id in waiting["child_id"].to_list():
         for household_id in world.households["household_id"].to_list():
-            answer = why_not(world, child_id, household_id)
+            answer = why_not(world, child_id, household_id, Weights())
             if answer["eligible"]:
                 answered[answer["unit_id"], household_id] = answer["score"]
     assert answered, "the region should have some eligible pairs"
@@ -83,7 +85,7 @@ def test_scores_lists_exactly_the_pairs_why_not_calls_eligible(tmp_path, run_cli
                                         "--as-of", AS_OF.isoformat(), "--child", child_id,
                                         "--household", household_id, "--format", "json")
         assert status == 0, err
-        shown, expected = json.loads(out_text), why_not(world, child_id, household_id)
+        shown, expected = json.loads(out_text), why_not(world, child_id, household_id, Weights())
         for key in WHY_NOT_KEYS:
             assert shown[key] == expected[key], key
 
@@ -99,12 +101,12 @@ def test_ethnicity_changes_only_the_heritage_factor(pick, code):
     changed = region.children.with_columns(
         pl.when(pl.int_range(pl.len()) == child).then(pl.lit(code)).otherwise(pl.col("ethnicity"))
         .alias("ethnicity"))
-    before = World.from_region(region, AS_OF)
-    after = World.from_region(RegionFiles(changed, region.households), AS_OF)
+    before = Region.build(region, AS_OF)
+    after = Region.build(RegionTables(changed, region.households), AS_OF)
 
     assert np.array_equal(_all_units_mask(before), _all_units_mask(after))
     rows = np.arange(len(before.unit_arrays))
-    a, b = all_scores(before, rows, workers=1), all_scores(after, rows, workers=1)
+    a, b = all_scores(before, Weights(), rows, workers=1), all_scores(after, Weights(), rows, workers=1)
     assert np.array_equal(a.units, b.units) and np.array_equal(a.households, b.households)
     heritage = FACTORS.index("heritage")
     others = [k for k in range(len(FACTORS)) if k != heritage]
@@ -119,8 +121,8 @@ def test_ethnicity_changes_only_the_heritage_factor(pick, code):
 @settings(max_examples=25, deadline=None)
 @given(regions(max_children=20, max_households=15))
 def test_factor_contributions_add_up_to_the_score(region):
-    world = World.from_region(region.files, region.as_of)
-    scores = all_scores(world, np.arange(len(world.unit_arrays)), workers=1)
+    world = Region.build(region.files, region.as_of)
+    scores = all_scores(world, Weights(), np.arange(len(world.unit_arrays)), workers=1)
     assert scores.contributions.shape == (len(scores.score), len(FACTORS))
     np.testing.assert_allclose(scores.contributions.sum(axis=1), scores.score, atol=1e-6)
     assert np.all((scores.score >= 0) & (scores.score <= 100))
@@ -151,12 +153,12 @@ def test_scores_file_factor_columns_add_up(tmp_path, run_cli):
 
 def test_rank_for_child_agrees_with_all_scores():
     world = _world()
-    scores = all_scores(world, workers=1)
+    scores = all_scores(world, Weights(), workers=1)
     ids = world.household_arrays.household_ids
     ranked_some = 0
     for row in world.waiting_unit_rows.tolist():
         child_id = world.children_of(row)["child_id"][0]
-        result = rank_for_child(world, child_id, top=None)
+        result = rank_for_child(world, child_id, None, Weights())
         mine = scores.units == row
         expected = {str(ids[h]): s for h, s in zip(scores.households[mine], scores.score[mine])}
         got = {r["household_id"]: r["score"] for r in result["results"]}
@@ -168,7 +170,7 @@ def test_rank_for_child_agrees_with_all_scores():
             best = max(expected.values())
             assert result["results"][0]["score"] == pytest.approx(best, abs=1e-9)
             assert result["results"][0]["household_id"] == min(h for h, s in expected.items() if s == best)
-            top = rank_for_child(world, child_id, top=1)["results"]
+            top = rank_for_child(world, child_id, 1, Weights())["results"]
             assert [r["household_id"] for r in top] == [result["results"][0]["household_id"]]
             ranked_some += 1
     assert ranked_some >= 3
@@ -176,7 +178,7 @@ def test_rank_for_child_agrees_with_all_scores():
 
 def test_rank_for_child_breaks_ties_by_household_id():
     region = _region(3, 30, 40)
-    world = World.from_region(region, AS_OF)
+    world = Region.build(region, AS_OF)
     u, h = eligible_pairs(world, workers=1)
     unit_row, household_row = int(u[0]), int(h[0])
     original = region.households.row(household_row, named=True)["household_id"]
@@ -186,9 +188,9 @@ def test_rank_for_child_breaks_ties_by_household_id():
         region.households,
         copies.with_columns(household_id=pl.lit("A" + original)),
     ])
-    world = World.from_region(RegionFiles(region.children, households), AS_OF)
+    world = Region.build(RegionTables(region.children, households), AS_OF)
     child_id = world.children_of(world.unit_row_of_id[str(world.unit_arrays.unit_ids[unit_row])])["child_id"][0]
-    results = rank_for_child(world, child_id, top=None)["results"]
+    results = rank_for_child(world, child_id, None, Weights())["results"]
     _assert_ranked(results, "household_id")
     position = {r["household_id"]: i for i, r in enumerate(results)}
     trio = ["A" + original, original, "Z" + original]
@@ -199,8 +201,8 @@ def test_rank_for_child_breaks_ties_by_household_id():
 
 def test_rank_for_household_agrees_with_all_scores_and_breaks_ties_by_unit_id():
     region = _region(3, 30, 40)
-    world = World.from_region(region, AS_OF)
-    scores = all_scores(world, workers=1)
+    world = Region.build(region, AS_OF)
+    scores = all_scores(world, Weights(), workers=1)
     singles = world.units.filter(pl.col("waiting") & (pl.col("size") == 1))["unit_id"].to_list()
     pair = next(i for i in range(len(scores.score))
                 if str(world.unit_arrays.unit_ids[scores.units[i]]) in singles)
@@ -209,7 +211,7 @@ def test_rank_for_household_agrees_with_all_scores_and_breaks_ties_by_unit_id():
 
     mine = scores.households == scores.households[pair]
     expected = {str(world.unit_arrays.unit_ids[u]): s for u, s in zip(scores.units[mine], scores.score[mine])}
-    result = rank_for_household(world, household_id, top=None)
+    result = rank_for_household(world, household_id, None, Weights())
     assert {r["unit_id"]: r["score"] for r in result["results"]} == pytest.approx(expected, abs=1e-9)
     _assert_ranked(result["results"], "unit_id")
     best = max(expected.values())
@@ -219,8 +221,8 @@ def test_rank_for_household_agrees_with_all_scores_and_breaks_ties_by_unit_id():
     copy = region.children.filter(pl.col("child_id") == child_id)
     children = pl.concat([copy.with_columns(child_id=pl.lit("Z" + child_id)), region.children,
                           copy.with_columns(child_id=pl.lit("A" + child_id))])
-    world = World.from_region(RegionFiles(children, region.households), AS_OF)
-    results = rank_for_household(world, household_id, top=None)["results"]
+    world = Region.build(RegionTables(children, region.households), AS_OF)
+    results = rank_for_household(world, household_id, None, Weights())["results"]
     _assert_ranked(results, "unit_id")
     position = {r["unit_id"]: i for i, r in enumerate(results)}
     trio = ["A" + child_id, child_id, "Z" + child_id]
@@ -235,7 +237,7 @@ def test_rank_for_a_together_group_is_the_same_for_every_child():
     assert groups.height > 0
     with_results = 0
     for group in groups.iter_rows(named=True):
-        answers = [rank_for_child(world, child_id, top=None) for child_id in group["child_ids"]]
+        answers = [rank_for_child(world, child_id, None, Weights()) for child_id in group["child_ids"]]
         for answer in answers:
             assert answer["unit_id"] == group["unit_id"]
             assert sorted(answer["child_ids"]) == sorted(group["child_ids"])
@@ -250,7 +252,7 @@ def test_rank_for_a_together_group_is_the_same_for_every_child():
 
 def test_some_waiting_children_have_no_feasible_household():
     region = _region(1, 200, 300)
-    world = World.from_region(region, AS_OF)
+    world = Region.build(region, AS_OF)
     mask = eligible(world.unit_arrays, world.waiting_unit_rows, world.tables)
     stranded = world.waiting_unit_rows[~mask.any(axis=1)]
     assert len(stranded) > 0
@@ -258,7 +260,7 @@ def test_some_waiting_children_have_no_feasible_household():
     unit_id = str(world.unit_arrays.unit_ids[stranded[0]])
     kids = reference_units(region.children.to_dicts())[unit_id]
     assert all(reference_broken_rules(kids, home, AS_OF) for home in region.households.to_dicts())
-    assert rank_for_child(world, kids[0]["child_id"], top=None)["results"] == []
+    assert rank_for_child(world, kids[0]["child_id"], None, Weights())["results"] == []
 
 
 # --- errors and output shapes -------------------------------------------------------------------------------
@@ -281,7 +283,7 @@ def test_bad_ids_exit_2_with_a_clear_message(tmp_path, run_cli, case):
     children, households = tmp_path / "children.csv", tmp_path / "households.csv"
     write_table(kids, children, CHILDREN)
     write_table(homes, households, HOUSEHOLDS)
-    world = World.from_files(str(children), str(households), AS_OF)
+    world = region_from_files(str(children), str(households), AS_OF)
     kids, homes = world.children, world.households
     some_child = _first(kids, "child_id", pl.col("status") == "waiting")
     some_home = _first(homes, "household_id", pl.col("status") == "approved")
@@ -315,7 +317,7 @@ def test_bad_ids_exit_2_with_a_clear_message(tmp_path, run_cli, case):
 
 def test_why_not_json_has_the_contract_fields(tmp_path, run_cli):
     children, households = write_region(tmp_path, seed=3, n_children=30, n_households=40)
-    world = World.from_files(str(children), str(households), AS_OF)
+    world = region_from_files(str(children), str(households), AS_OF)
     u, h = eligible_pairs(world, workers=1)
     good = (world.children_of(int(u[0]))["child_id"][0], str(world.household_arrays.household_ids[h[0]]))
     bad_home = _first(world.households, "household_id", pl.col("status") != "approved")
@@ -351,7 +353,7 @@ def test_why_not_json_has_the_contract_keys_and_only_the_documented_extension(tm
     factors, reasons, fee and weight (the README documents the extension),
     an ineligible one adds nothing."""
     children, households = write_region(tmp_path, seed=3, n_children=30, n_households=40)
-    world = World.from_files(str(children), str(households), AS_OF)
+    world = region_from_files(str(children), str(households), AS_OF)
     u, h = eligible_pairs(world, workers=1)
     pairs = [
         (world.children_of(int(u[0]))["child_id"][0], str(world.household_arrays.household_ids[h[0]])),

@@ -10,7 +10,7 @@ import pytest
 from matcher.files.read import read_region
 from matcher.scoring.queries import all_scores
 from matcher.scoring.weights import FACTORS, Weights, load_weights
-from matcher.region import World
+from matcher.region import Region
 from tests.conftest import AS_OF
 
 
@@ -32,8 +32,8 @@ def test_an_override_changes_scores_and_weights_are_scaled_to_100(region_files, 
     weights = load_weights(str(path))
     assert sum(weights.factors.values()) == pytest.approx(100.0)
     region = read_region(children, households, as_of=AS_OF)
-    default = all_scores(World.from_region(region, AS_OF))
-    heavier = all_scores(World.from_region(region, AS_OF, weights))
+    default = all_scores(Region.build(region, AS_OF), Weights())
+    heavier = all_scores(Region.build(region, AS_OF), weights)
     assert np.all(heavier.score <= 100.0) and np.all(heavier.score >= 0.0)
     heritage = FACTORS.index("heritage")
     assert heavier.contributions[:, heritage].max() > default.contributions[:, heritage].max()

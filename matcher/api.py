@@ -1,0 +1,263 @@
+"""The domain API: the one door every front end (the CLI now; the store, the
+web service and reports later) goes through.
+
+Data flows top to bottom, and nothing imports upward::
+
+    features/contract.py   the contract's columns and codes, declared once
+    features/              encoders and the hard rules (arrays in, masks out)
+    solvers/               matchings and CP-SAT (arrays in, frozen results out)
+    matcher/validation.py  tables from any source -> every problem, or typed tables
+    matcher/files/         CSV / Parquet readers (add file names and lines), atomic writers
+    matcher/region.py      the frozen region: units, encoded arrays, rule tables
+    matcher/scoring/       scorer, weights, explanations, rank, why-not
+    matcher/proposals/     propose, check_validity, the summary
+    matcher/api.py         this module
+    matcher/cli/           parse, call this API, render
+
+Each function takes a frozen :class:`~matcher.region.Region` and frozen
+options (:class:`~matcher.options.QueryOptions`,
+:class:`~matcher.options.ProposalOptions`) and returns a frozen result.
+Bad input of any kind raises :class:`~matcher.errors.InputError`, whose
+problems carry a code and where the problem is (table or file, row and
+column; or option and value) and never a command-line word; a proposal the
+solver could not finish in time raises :class:`~matcher.errors.SolverTimeout`.
+
+>>> import datetime as dt
+>>> from matcher import api
+>>> children, households = api.generate(1, 30, 40, dt.date(2026, 6, 30))
+>>> region = api.region_from_frames(children, households, as_of=dt.date(2026, 6, 30))
+>>> waiting = region.children.filter(region.children["status"] == "waiting")["child_id"][0]
+>>> answer = api.rank(region, child_id=waiting, options=api.QueryOptions(top=3))
+>>> len(answer["results"]) <= 3
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from matcher.errors import OPTIONS, InputError, LookupInputError, Problem, SolverTimeout, name_options, option_problem
+from matcher.options import ProposalOptions, QueryOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
+    from matcher.proposals.propose import Proposal
+    from matcher.region import Region
+    from matcher.scoring.scorer import PairScores
+    from matcher.scoring.weights import Weights
+    from matcher.validation import RegionTables
+
+__all__ = [
+    "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions", "SolverTimeout",
+    "ScoresResult", "check_files", "check_validity", "describe_weights", "generate", "load_weights", "money",
+    "name_options", "option_problem", "propose", "rank", "region_from_files", "region_from_frames",
+    "region_from_tables", "region_summary", "scores", "why_not", "write_proposal", "write_region", "write_scores",
+]
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes: query answers are results, not state.
+    It is still a dict, so it prints as JSON like one."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("query results are read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return FrozenDict({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+# --- sources of a region ------------------------------------------------------------------------------------------
+
+def region_from_tables(tables: RegionTables, as_of: dt.date) -> Region:
+    """A frozen region from validated tables (any source)."""
+    from matcher.region import Region
+
+    return Region.build(tables, as_of)
+
+
+def region_from_files(children: str | os.PathLike, households: str | os.PathLike, as_of: dt.date) -> Region:
+    """Read, validate and build a region from the contract's files (CSV or
+    Parquet); an :class:`InputError` listing every problem otherwise."""
+    from matcher.files.read import read_region
+
+    return region_from_tables(read_region(children, households, as_of=as_of), as_of)
+
+
+def region_from_frames(children: pl.DataFrame, households: pl.DataFrame, as_of: dt.date) -> Region:
+    """Validate in-memory polars frames in the contract's columns (typed or
+    text) exactly as files are validated, and build a region."""
+    from matcher.validation import tables_from_frames
+
+    return region_from_tables(tables_from_frames(children, households, as_of=as_of), as_of)
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What ``validate`` found: every problem and warning in both files, and
+    the region's counts when there is no problem."""
+
+    problems: tuple[Problem, ...]
+    warnings: tuple[str, ...]
+    counts: dict | None
+
+
+def check_files(children: str | os.PathLike, households: str | os.PathLike, as_of: dt.date) -> FileCheck:
+    """Check both files against the contract without raising for bad input."""
+    from features.contract import CHILDREN, HOUSEHOLDS
+    from matcher.files.read import read_table
+    from matcher.summary import region_summary as summarise
+    from matcher.validation import RegionTables
+
+    kids = read_table(children, CHILDREN, as_of=as_of)
+    homes = read_table(households, HOUSEHOLDS, as_of=as_of)
+    problems = tuple(kids.problems + homes.problems)
+    counts = None if problems else summarise(RegionTables(kids.frame, homes.frame), as_of)
+    return FileCheck(problems, tuple(kids.warnings + homes.warnings), counts)
+
+
+def region_summary(region: Region) -> dict:
+    """Counts a family finder reads first: children, units by size,
+    households."""
+    from matcher.summary import region_summary as summarise
+    from matcher.validation import RegionTables
+
+    return summarise(RegionTables(region.children, region.households), region.as_of)
+
+
+# --- queries -------------------------------------------------------------------------------------------------------
+
+def rank(region: Region, *, child_id: str | None = None, household_id: str | None = None,
+         options: QueryOptions = QueryOptions()) -> dict:
+    """The best households for the unit holding ``child_id``, or the best
+    units for ``household_id`` (exactly one of the two), with scores,
+    per-factor contributions and reasons."""
+    from matcher.scoring.queries import rank_for_child, rank_for_household
+
+    if (child_id is None) == (household_id is None):
+        raise InputError(option_problem("child_id/household_id", None, "exactly one of a child or a household"))
+    if child_id is not None:
+        return _freeze(rank_for_child(region, child_id, options.top, options.weights))
+    return _freeze(rank_for_household(region, household_id, options.top, options.weights))
+
+
+def why_not(region: Region, child_id: str, household_id: str, options: QueryOptions = QueryOptions()) -> dict:
+    """Every hard rule that excludes the pair, or its score if none does
+    (CONTRACT.md's why-not answer)."""
+    from matcher.scoring.queries import why_not as explain_pair
+
+    return _freeze(explain_pair(region, child_id, household_id, options.weights))
+
+
+@dataclass(frozen=True)
+class ScoresResult:
+    """Every eligible pair's scores and the contract's ``scores`` table."""
+
+    pairs: PairScores
+    frame: pl.DataFrame
+
+
+def scores(region: Region, options: QueryOptions = QueryOptions(), progress=None) -> ScoresResult:
+    """Every eligible unit-household pair with score, weight and factors.
+    ``progress``, if given, is called with the number of units done."""
+    from matcher.scoring.queries import all_scores
+    from matcher.scoring.results import scores_frame
+
+    pairs = all_scores(region, options.weights, workers=options.workers, progress=progress)
+    return ScoresResult(pairs, scores_frame(region, pairs))
+
+
+def propose(region: Region, options: ProposalOptions = ProposalOptions(), progress=None) -> Proposal:
+    """A batch proposal. Raises :class:`InputError` (code ``infeasible``)
+    when no proposal meets the request and :class:`SolverTimeout` when the
+    solver found none in time."""
+    from matcher.proposals.propose import propose as solve
+
+    proposal = solve(region, options, progress=progress)
+    if proposal.status == "infeasible":
+        raise InputError(Problem(OPTIONS, None, None, None,
+                                 "a request that can be met; no proposal satisfies it (fixed links over a budget, "
+                                 "or fixed siblings too far apart)", code="infeasible"))
+    if proposal.status == "unknown":
+        raise SolverTimeout(f"the solver found no proposal within {{option:time_limit_s}} "
+                            f"{options.config.time_limit_s:g} s; allow more time")
+    return proposal
+
+
+def check_validity(proposal: Proposal, region: Region) -> list[str]:
+    """Every broken rule, capacity, budget, fixed or excluded link of a
+    proposal (empty when it is valid)."""
+    from matcher.proposals.checks import check_validity as check
+
+    return check(proposal, region)
+
+
+# --- writing results -----------------------------------------------------------------------------------------------
+
+def write_scores(result: ScoresResult, path: str | os.PathLike) -> None:
+    """Write the scores table (CSV or Parquet by extension), atomically."""
+    from matcher.files.write import write_frame
+
+    write_frame(result.frame, Path(path))
+
+
+def write_proposal(region: Region, proposal: Proposal, path: str | os.PathLike) -> tuple[str, Path]:
+    """Check the proposal, then write its links and its summary beside them;
+    returns the summary text and its path."""
+    from matcher.proposals.report import write_proposal as write
+
+    return write(region, proposal, path)
+
+
+# --- synthetic regions and weights ----------------------------------------------------------------------------------
+
+def generate(seed: int, n_children: int, n_households: int, as_of: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A synthetic region's children and households, deterministic per seed
+    and date."""
+    from matcher.generate import generate_region
+
+    return generate_region(seed, n_children, n_households, as_of)
+
+
+def write_region(children: pl.DataFrame, households: pl.DataFrame, folder: str | os.PathLike,
+                 fmt: str = "csv") -> tuple[Path, Path]:
+    """Write both tables in the contract's format into ``folder``."""
+    from features.contract import CHILDREN, HOUSEHOLDS
+    from matcher.files.write import write_table
+
+    paths = Path(folder) / f"children.{fmt}", Path(folder) / f"households.{fmt}"
+    write_table(children, paths[0], CHILDREN)
+    write_table(households, paths[1], HOUSEHOLDS)
+    return paths
+
+
+def load_weights(path: str | None) -> Weights:
+    """Scorer weights: the defaults, or a TOML file's (checked)."""
+    from matcher.scoring.weights import load_weights as load
+
+    return load(path)
+
+
+def describe_weights(weights: Weights) -> str:
+    """The weights as TOML with a sentence for each."""
+    from matcher.scoring.weights import describe_weights as describe
+
+    return describe(weights)
+
+
+def money(amount: int) -> str:
+    """An amount in pounds as a family finder writes it."""
+    from matcher.scoring.explain import money as pounds
+
+    return pounds(amount)
