@@ -56,7 +56,7 @@ class UnitEncoder(EncoderMixin):
         The agency vocabulary shared with the household encoder (an agency's
         code is its position here). Learned from the children when None.
 
-    The input is the children frame from :func:`matcher.units.build_units`,
+    The input is the children frame from :func:`features.units.build_units`,
     which carries ``unit_id`` and ``age_months``. Per unit: size, youngest
     and oldest age, the sexes present (bit mask), the worst level of each
     need, early permanence (any child), direct contact (any child), heritage
@@ -68,11 +68,22 @@ class UnitEncoder(EncoderMixin):
     Examples
     --------
     >>> import datetime as dt
-    >>> from matcher.generate import generate_region
-    >>> from matcher.units import build_units
-    >>> kids, _ = generate_region(1, 20, 5, dt.date(2026, 6, 30))
-    >>> kids, units = build_units(kids, dt.date(2026, 6, 30))
-    >>> enc = UnitEncoder(as_of=dt.date(2026, 6, 30)).fit(kids)
+    >>> import polars as pl
+    >>> from features.units import build_units
+    >>> day = dt.date(2026, 6, 30)
+    >>> children = pl.DataFrame({
+    ...     "child_id": ["C1", "C2", "C3"], "agency_id": ["LA01"] * 3, "sibling_group_id": ["G1", "G1", None],
+    ...     "sibling_plan": ["together", "together", None], "sex": ["F", "M", "F"],
+    ...     "ethnicity": ["WBRI", "WBRI", "BCRB"], "date_of_birth": [dt.date(2022, 1, 5)] * 3,
+    ...     "entered_care_date": [dt.date(2024, 2, 1)] * 3, "placement_order_date": [None, None, None],
+    ...     "early_permanence": [False] * 3, "contact_plan": ["none"] * 3, "lat": [52.6] * 3,
+    ...     "lon": [-1.1] * 3, "birth_family_lat": [None] * 3, "birth_family_lon": [None] * 3,
+    ...     "min_distance_km": [None] * 3, "status": ["waiting"] * 3, "region": ["East Midlands"] * 3,
+    ...     **{f"need_{n}": [0, 1, 2] for n in NEEDS}},
+    ...     schema_overrides={"placement_order_date": pl.Date, "birth_family_lat": pl.Float64,
+    ...                       "birth_family_lon": pl.Float64, "min_distance_km": pl.Float64})
+    >>> kids, units = build_units(children, day)
+    >>> enc = UnitEncoder(as_of=day).fit(kids)
     >>> enc.transform(kids).shape == (units.height, len(enc.get_feature_names_out()))
     True
     """
@@ -83,7 +94,7 @@ class UnitEncoder(EncoderMixin):
     def encode(self, X: pl.DataFrame) -> UnitArrays:
         """Encode to :class:`UnitArrays` (the matrix plus per-child safety).
 
-        ``X`` is the children frame from :func:`matcher.units.build_units`,
+        ``X`` is the children frame from :func:`features.units.build_units`,
         with ``unit_id`` and ``age_months``.
         """
         self._check_fitted()

@@ -21,7 +21,7 @@ from features.eligibility import HouseholdTables
 from features.household_encoder import HouseholdArrays, HouseholdEncoder
 from features.unit_encoder import UnitArrays, UnitEncoder
 from matcher.errors import LookupInputError
-from matcher.units import build_units
+from features.units import build_units
 from matcher.validation import RegionTables
 
 

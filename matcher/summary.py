@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 
 from matcher.validation import RegionTables
-from matcher.units import build_units
+from features.units import build_units
 
 
 def region_summary(region: RegionTables, as_of: dt.date) -> dict:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from features.eligibility import RULE_FUNCTIONS, HouseholdTables, eligible
 from matcher.scoring.queries import eligible_pairs, violations
-from matcher.units import build_units
+from features.units import build_units
 from matcher.region import Region
 from tests.features.reference_rules import age_in_months, haversine_km, reference_broken_rules, reference_units
 from tests.strategies import DrawnRegion, births_at_age, regions

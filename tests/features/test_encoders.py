@@ -11,7 +11,7 @@ from sklearn.base import clone
 from features.household_encoder import HouseholdEncoder
 from features.unit_encoder import UnitEncoder
 from matcher.generate import generate_region
-from matcher.units import build_units
+from features.units import build_units
 
 AS_OF = dt.date(2026, 6, 30)
 

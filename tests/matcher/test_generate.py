@@ -12,7 +12,7 @@ from matcher.generate import generate_region
 from matcher.files.read import read_region
 from matcher.files.write import write_table
 from features.contract import CHILDREN, HOUSEHOLDS
-from matcher.units import build_units
+from features.units import build_units
 from tests.conftest import AS_OF, write_region
 
 

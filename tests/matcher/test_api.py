@@ -1,0 +1,136 @@
+"""The domain API: regions from any source give the same answers; results,
+regions and options are frozen; caches are bounded and keyed by content."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import polars as pl
+import pytest
+
+from matcher import api
+from matcher.region import BoundedCache
+from matcher.scoring.weights import Weights
+from tests.conftest import AS_OF, write_region
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """The same region built from files and from in-memory frames."""
+    folder = tmp_path_factory.mktemp("region")
+    children, households = write_region(folder, seed=5, n_children=80, n_households=120)
+    from_files = api.region_from_files(children, households, AS_OF)
+    kids, homes = api.generate(5, 80, 120, AS_OF)
+    from_frames = api.region_from_frames(kids, homes, AS_OF)
+    return from_files, from_frames
+
+
+def test_a_region_from_frames_answers_as_one_from_files(both):
+    files, frames = both
+    waiting = files.children.filter(pl.col("status") == "waiting")["child_id"].to_list()
+    households = files.households["household_id"].to_list()
+    assert waiting and households
+    for child in waiting[:15]:
+        assert api.rank(frames, child_id=child) == api.rank(files, child_id=child)
+        for household in households[:8]:
+            assert api.why_not(frames, child, household) == api.why_not(files, child, household)
+    for household in households[:10]:
+        if files.households.row(files.household_row(household), named=True)["status"] == "approved":
+            assert api.rank(frames, household_id=household) == api.rank(files, household_id=household)
+    assert api.scores(frames).frame.equals(api.scores(files).frame)
+    assert api.scores(files).frame.height > 0
+    a, b = api.propose(files), api.propose(frames)
+    assert a.links.equals(b.links) and a.objective == b.objective and a.links.height > 0
+    a = api.propose(files, api.ProposalOptions.parse(shortlist=2))
+    b = api.propose(frames, api.ProposalOptions.parse(shortlist=2))
+    assert a.links.equals(b.links)
+
+
+def test_in_memory_problems_name_the_table_row_and_column():
+    kids, homes = api.generate(2, 10, 10, AS_OF)
+    kids = kids.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("X")).otherwise(pl.col("sex"))
+                             .alias("sex"))
+    with pytest.raises(api.InputError) as caught:
+        api.region_from_frames(kids, homes, AS_OF)
+    [problem] = caught.value.problems
+    assert (problem.file, problem.row, problem.column, problem.value) == ("children", 4, "sex", "X")
+    assert problem.code == "invalid"
+
+
+def test_regions_results_and_options_are_frozen(both):
+    files, _ = both
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        files.as_of = AS_OF  # type: ignore[misc]
+    child = files.children.filter(pl.col("status") == "waiting")["child_id"][0]
+    answer = api.rank(files, child_id=child)
+    with pytest.raises(TypeError):
+        answer["results"] = ()
+    with pytest.raises(TypeError):
+        answer["results"][0]["score"] = 100.0
+    options = api.QueryOptions()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.top = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("options, name", [
+    (dict(top=0), "top"), (dict(workers=0), "workers"),
+])
+def test_query_options_are_checked_where_built(options, name):
+    with pytest.raises(api.InputError) as caught:
+        api.QueryOptions(**options)
+    assert caught.value.problems[0].column == name
+    assert caught.value.problems[0].code == "bad_option"
+    assert "--" not in str(caught.value)  # no command-line words in the domain
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(budgets=["LA01"]), "budgets"), (dict(min_score=101), "min_score"), (dict(fixed=["U"]), "fixed"),
+    (dict(excluded=["=H"]), "excluded"), (dict(sibling_contact_km=-1), "sibling_contact_km"),
+    (dict(shortlist=0), "shortlist"), (dict(time_limit_s=0), "time_limit_s"),
+])
+def test_proposal_options_are_checked_where_built(kwargs, name):
+    with pytest.raises(api.InputError) as caught:
+        api.ProposalOptions.parse(**kwargs)
+    assert caught.value.problems[0].column == name
+    assert caught.value.problems[0].file == api.OPTIONS
+
+
+def test_unknown_ids_carry_a_code(both):
+    files, _ = both
+    with pytest.raises(api.InputError) as caught:
+        api.rank(files, child_id="no such child")
+    assert caught.value.problems[0].code == "unknown_id"
+
+
+def test_weights_are_an_argument_and_the_cache_is_keyed_by_content(both):
+    files, _ = both
+    child = files.children.filter(pl.col("status") == "waiting")["child_id"][0]
+    heavy = Weights(factors={**Weights().factors, "heritage": 60.0})
+    plain = api.rank(files, child_id=child, options=api.QueryOptions(top=None))
+    heavier = api.rank(files, child_id=child, options=api.QueryOptions(weights=heavy, top=None))
+    again = api.rank(files, child_id=child, options=api.QueryOptions(weights=Weights(), top=None))
+    assert plain == again and plain["results"]
+    assert [r["factors"] for r in plain["results"]] != [r["factors"] for r in heavier["results"]]
+    # equal weights made separately share one cache entry
+    before = len(files.cache)
+    api.rank(files, child_id=child, options=api.QueryOptions(weights=Weights(factors=dict(heavy.factors))))
+    assert len(files.cache) == before
+
+
+def test_the_bounded_cache_stays_bounded_and_is_safe_under_threads():
+    cache = BoundedCache(size=4)
+    made = []
+
+    def work(k):
+        for i in range(200):
+            value = cache.get_or_make(i % 10, lambda: made.append(1) or (i % 10) * 2)
+            assert value == (i % 10) * 2
+            assert len(cache) <= 4
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(cache) <= 4 and made
