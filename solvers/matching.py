@@ -3,18 +3,87 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from . import _assignment, _dense, _flow, _lapmod
-from ._arcs import pairs_of, reject_repeated_arcs, total, validate_arcs
-from ._compact import compact_positive
+from ._arcs import Arcs, pairs_of, reject_repeated_arcs, total, validate_arcs
+from ._compact import CompactArcs as Compact, compact_positive
 from ._results import MatchingResult, SolverConfig
 
-# lapjv is offered only when the lap package is installed.
-BACKENDS = ("auto", _flow.BACKEND, _assignment.BACKEND, _dense.BACKEND) + (
-    (_dense.LAP_BACKEND, _lapmod.BACKEND) if _dense.lap_available() else ()
-)
+@dataclass(frozen=True)
+class Backend:
+    """One exact algorithm. ``solve(arcs, compact, count_repeats)`` takes the
+    validated arcs and their compacted positive part (see
+    :func:`~solvers._compact.compact_positive`) and returns the chosen rows,
+    columns and weights, and the name of the algorithm that answered (a back
+    end may hand over to another, as lapmod does to the flow)."""
+
+    name: str
+    solve: Callable[[Arcs, Compact, bool], tuple[np.ndarray, np.ndarray, np.ndarray, str]]
+    dense: bool = False
+
+
+def _picked(arcs: Arcs, compact: Compact, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    picked = compact.arc_ids[chosen]
+    return arcs.rows[picked], arcs.cols[picked], arcs.weights[picked]
+
+
+def _flow_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False):
+    n_r, n_c = len(compact.row_ids), len(compact.col_ids)
+    chosen = _flow.solve_flow(compact.rows, compact.cols, compact.weights, arcs.integral,
+                              np.ones(n_r, np.int64), np.ones(n_c, np.int64))
+    return (*_picked(arcs, compact, chosen), _flow.BACKEND)
+
+
+def _assignment_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False):
+    n_r, n_c = len(compact.row_ids), len(compact.col_ids)
+    chosen = _assignment.solve_assignment(compact.rows, compact.cols, compact.weights, arcs.integral, n_r, n_c)
+    return (*_picked(arcs, compact, chosen), _assignment.BACKEND)
+
+
+def _lapmod_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False):
+    n_r = len(compact.row_ids)
+    chosen = None
+    if _lapmod.applicable(n_r, len(compact.col_ids), len(compact.rows)):
+        chosen = _lapmod.solve_lapmod(compact.rows, compact.cols, compact.weights, arcs.integral, n_r)
+    if chosen is None:  # no certified answer: the always-exact flow
+        return _flow_solve(arcs, compact)
+    return (*_picked(arcs, compact, chosen), _lapmod.BACKEND)
+
+
+def _dense_solver(name: str, solve_matrix):
+    def solve(arcs: Arcs, compact: Compact, count_repeats: bool = False):
+        n_r, n_c = len(compact.row_ids), len(compact.col_ids)
+        matrix, distinct = _dense.cost_matrix(compact.rows, compact.cols, compact.weights, n_r, n_c,
+                                              grid=arcs.grid and compact.kept_all,
+                                              count_arcs=count_repeats and not arcs.grid)
+        if not distinct:  # names the repeated arc
+            reject_repeated_arcs(arcs.rows, arcs.cols, arcs.n_rows, arcs.n_cols)
+        chosen_rows, chosen_cols = solve_matrix(matrix)
+        # The matrix holds -weight exactly (integers are below 2**52 here).
+        weights = -matrix[chosen_rows, chosen_cols]
+        if arcs.integral:
+            weights = weights.astype(np.int64)
+        return compact.row_ids[chosen_rows], compact.col_ids[chosen_cols], weights, name
+    return solve
+
+
+# Every exact back end by name, all with one signature; lapjv and lapmod
+# only when the lap package is installed.
+REGISTRY: dict[str, Backend] = {
+    _flow.BACKEND: Backend(_flow.BACKEND, _flow_solve),
+    _assignment.BACKEND: Backend(_assignment.BACKEND, _assignment_solve),
+    _dense.BACKEND: Backend(_dense.BACKEND, _dense_solver(_dense.BACKEND, _dense.solve_scipy), dense=True),
+}
+if _dense.lap_available():
+    REGISTRY[_dense.LAP_BACKEND] = Backend(_dense.LAP_BACKEND, _dense_solver(_dense.LAP_BACKEND, _dense.solve_lap),
+                                           dense=True)
+    REGISTRY[_lapmod.BACKEND] = Backend(_lapmod.BACKEND, _lapmod_solve)
+
+BACKENDS = ("auto", *REGISTRY)
 
 # The dense back end allocates two n_rows x n_cols matrices (12 bytes a cell).
 _DENSE_MAX_CELLS = 250_000_000
@@ -126,7 +195,7 @@ def max_weight_matching(
     largest = float(compact.weights.max()) if compact.weights.size else 0.0
     if backend == "auto":
         backend = choose_backend(len(compact.rows), n_r, n_c, largest, arcs.integral)
-    dense = backend in (_dense.BACKEND, _dense.LAP_BACKEND)
+    dense = REGISTRY[backend].dense
     if dense and not _dense.fits(n_r, n_c, largest, arcs.integral):
         raise ValueError(
             f"integer weights up to {largest:.0f} are too large for the exact "
@@ -140,43 +209,9 @@ def max_weight_matching(
     if compact.rows.size == 0:
         picked_rows = picked_cols = np.zeros(0, dtype=np.int64)
         picked_weights = arcs.weights[:0]
-    elif dense:
-        matrix, distinct = _dense.cost_matrix(
-            compact.rows, compact.cols, compact.weights, n_r, n_c,
-            grid=arcs.grid and compact.kept_all,
-            count_arcs=matrix_checks_repeats and not arcs.grid,
-        )
-        if not distinct:  # names the repeated arc
-            reject_repeated_arcs(arcs.rows, arcs.cols, arcs.n_rows, arcs.n_cols)
-        solve = _dense.solve_lap if backend == _dense.LAP_BACKEND else _dense.solve_scipy
-        chosen_rows, chosen_cols = solve(matrix)
-        # The matrix holds -weight exactly (integers are below 2**52 here).
-        picked_weights = -matrix[chosen_rows, chosen_cols]
-        if arcs.integral:
-            picked_weights = picked_weights.astype(np.int64)
-        picked_rows = compact.row_ids[chosen_rows]
-        picked_cols = compact.col_ids[chosen_cols]
     else:
-        chosen = None
-        if backend == _lapmod.BACKEND:
-            if _lapmod.applicable(n_r, n_c, len(compact.rows)):
-                chosen = _lapmod.solve_lapmod(
-                    compact.rows, compact.cols, compact.weights, arcs.integral, n_r
-                )
-            if chosen is None:  # no certified answer: the always-exact flow
-                backend = _flow.BACKEND
-        if chosen is None and backend == _flow.BACKEND:
-            ones_r, ones_c = np.ones(n_r, np.int64), np.ones(n_c, np.int64)
-            chosen = _flow.solve_flow(
-                compact.rows, compact.cols, compact.weights, arcs.integral, ones_r, ones_c
-            )
-        elif chosen is None:
-            chosen = _assignment.solve_assignment(
-                compact.rows, compact.cols, compact.weights, arcs.integral, n_r, n_c
-            )
-        picked = compact.arc_ids[chosen]
-        picked_rows, picked_cols = arcs.rows[picked], arcs.cols[picked]
-        picked_weights = arcs.weights[picked]
+        picked_rows, picked_cols, picked_weights, backend = REGISTRY[backend].solve(arcs, compact,
+                                                                                    matrix_checks_repeats)
     return MatchingResult(
         pairs=pairs_of(picked_rows, picked_cols),
         objective=total(picked_weights, arcs.integral),
