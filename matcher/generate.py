@@ -297,4 +297,235 @@ def generate_region(seed: int, n_children: int, n_households: int, as_of: dt.dat
     )
 
 
-__all__ = ["Calibration", "generate_region", "ETHNICITY_CODES"]
+@dataclass(frozen=True)
+class Target:
+    """A calibrated figure: the range a generated region must fall in, and
+    where the range comes from. ``kind`` is ``share`` (a proportion shown as
+    a percentage), ``ratio`` or ``days``; ``main`` rows also appear in the
+    README."""
+
+    label: str
+    low: float
+    high: float
+    source: str
+    confidence: str
+    kind: str = "share"
+    main: bool = False
+
+    def range_text(self) -> str:
+        if self.kind == "share":
+            return f"{self.low * 100:g}–{self.high * 100:g}%"
+        if self.kind == "days":
+            return f"{self.low:g}–{self.high:g} days"
+        return f"{self.low:.2f}–{self.high:.2f}"
+
+
+_ADOPTED_SIZES = ("derived: seed 003 (80 groups of 3+ among about 2,000 children on the National Adoption Register, "
+                  "about half of them in groups); seeds 001 and 002 (every group listed is a pair)")
+_BME_SPLIT = ("Ethnicity Facts & Figures 2020 (adopted: White 83%, Black 2%, Asian 1%); Adoption UK 2020 (Black 3.7% "
+              "of adoptions); raised a little as these children wait longer")
+_FASD = "Adoption UK Barometer 2020 (8% diagnosed + 17% suspected)"
+_AGE_BANDS = "derived: ONS 2011 adoptions (1–4: 62%, 5–9: 23%); Adoption Register 2015/16 (72% aged 2+)"
+
+#: Every calibrated figure, its range and its source; docs/calibration.md
+#: and the README show these rows (:func:`calibration_table`), and the tests
+#: check a 6,000-child region against each (:func:`measure_calibration`).
+#: Children's figures are over waiting children; households' over all
+#: households unless the label says "approved".
+CALIBRATION_TARGETS: dict[str, Target] = {
+    "in_sibling_group": Target(
+        "waiting children in sibling groups", 0.44, 0.57,
+        "ASGLB Dec 2018 (57%); Adoption Register 2015/16 (55%); #YouCanAdopt 2021 (44%); seed 002 (12 of 27)",
+        "M", main=True),
+    "groups_of_2": Target("sibling groups of 2 (share of groups)", 0.74, 0.82, _ADOPTED_SIZES, "L", main=True),
+    "groups_of_3": Target("sibling groups of 3", 0.15, 0.21, _ADOPTED_SIZES, "L", main=True),
+    "groups_of_4_plus": Target("sibling groups of 4 or more", 0.02, 0.06, _ADOPTED_SIZES, "L", main=True),
+    "placed_apart": Target(
+        "sibling groups assessed to be placed apart", 0.10, 0.15,
+        "Ofsted 2012/13 (82% placed together; 5 of the 18 points apart went against the assessment)", "M",
+        main=True),
+    "aged_under_1": Target("children under 1", 0.07, 0.13, _AGE_BANDS, "L"),
+    "aged_1_to_4": Target("children aged 1–4", 0.57, 0.67, _AGE_BANDS, "L"),
+    "aged_5_to_9": Target("children aged 5–9", 0.19, 0.25, _AGE_BANDS, "L"),
+    "aged_10_plus": Target("children aged 10+", 0.04, 0.08, _AGE_BANDS, "L"),
+    "aged_5_plus": Target("children aged 5+", 0.28, 0.35,
+                          "ASGLB Dec 2018 (28%); seed 001 (11 of 31 adopted children)", "M", main=True),
+    "boys": Target("boys", 0.55, 0.58,
+                   "Adoption Register 2015/16 (55%); seed 002 (15 of 27); seed 001 (18 of 31 adopted)", "M–H",
+                   main=True),
+    "bme_children": Target(
+        "children of BME heritage (not White, not NOBT)", 0.18, 0.30,
+        "ASGLB Dec 2018 (20%), 2021 (18%); Adoption Register 2015/16 referrals (30%)", "M", main=True),
+    "mixed_heritage": Target("children of Mixed heritage", 0.11, 0.15, _BME_SPLIT, "L–M"),
+    "black_heritage": Target("children of Black heritage", 0.03, 0.05, _BME_SPLIT, "L–M"),
+    "asian_heritage": Target("children of Asian heritage", 0.01, 0.03, _BME_SPLIT, "L–M"),
+    "other_heritage": Target("children of Chinese or other heritage", 0.005, 0.02, _BME_SPLIT, "L–M"),
+    "need_moderate": Target(
+        "children with some additional need: moderate (2) or above on any of the six need axes", 0.35, 0.40,
+        "Barnardo's 2013 (about 40% have 'some form of special need'); Coram Activity Days (a third with "
+        "additional complex needs); seed 002 (9 of 16 in active family finding, a harder subset)", "M", main=True),
+    "need_severe": Target(
+        "children with a severe or complex need (3) on any axis", 0.12, 0.20,
+        "assumed: about 40% of those with some additional need; disability (4%) and FASD diagnosed (8%) "
+        "are part of it", "L", main=True),
+    "need_severe_several": Target("children severe (3) on two or more axes", 0.03, 0.06,
+                                  "assumed (complex needs)", "L"),
+    "disability": Target("children with severe (3) physical or learning needs (recorded disability)", 0.04, 0.06,
+                         "ASGLB Dec 2018 (4%); seed 001 (4 of 31 adopted)", "M", main=True),
+    "need_emotional": Target("emotional or behavioural needs at 2+", 0.25, 0.35,
+                             "assumed 30%; seed 002 ('arising from trauma')", "L"),
+    "need_developmental": Target("developmental uncertainty at 2+", 0.20, 0.30, "assumed 25%", "L"),
+    "need_health": Target("health needs at 2+ (complex health)", 0.09, 0.15,
+                          "assumed 12%; seed 002 ('health')", "L"),
+    "prenatal_exposure": Target(
+        "prenatal alcohol or drug exposure recorded (1+)", 0.50, 0.75,
+        "National FASD 2025 (over 27% of looked-after children, 70% in one area); Peterborough study via "
+        "HuffPost 2017 (up to 75%)", "L"),
+    "fasd": Target("FASD diagnosed or suspected (prenatal exposure 2+)", 0.20, 0.30, _FASD, "M", main=True),
+    "fasd_diagnosed": Target("FASD diagnosed (prenatal exposure 3)", 0.06, 0.10, _FASD, "M"),
+    "early_permanence": Target(
+        "single children under 2 with an early-permanence plan", 0.20, 0.25,
+        "DfE PQ answer (23% of placements in 2023/24 through early permanence)", "M", main=True),
+    "direct_contact": Target("children with a direct-contact plan", 0.20, 0.30,
+                             "Adoption UK Barometer 2019 (a quarter had direct contact, mostly siblings)", "M"),
+    "some_contact": Target("children with a letterbox or direct contact plan", 0.84, 0.95,
+                           "Adoption UK Barometer 2019 (84% indirect contact)", "M"),
+    "safety_distance": Target("children with a birth-family safety distance", 0.20, 0.30,
+                              "no published figure; assumed", "L", main=True),
+    "in_care_18_months": Target(
+        "children in care for 18 months or more", 0.41, 0.55,
+        "41% (Mar 2019), over 50% (Mar 2021), about half (2023): CVAA 2019, Adoption Matters 2021, Walsall 2023",
+        "M"),
+    "days_in_care": Target("children's mean time in care", 550, 650,
+                           "CVAA 2019 (566 days at Mar 2019); Adoption Matters 2021 (647 at Sep 2020)", "M",
+                           kind="days"),
+    "vaa": Target("households approved by a VAA", 0.20, 0.26,
+                  "CVAA 2019 (26%); Adoption UK Barometer 2019 (24%); seed 003 (about 20% of placements)", "M",
+                  main=True),
+    "single_adopters": Target("single adopters", 0.10, 0.14, "DfE 2018/19 (88% of children adopted by couples)",
+                              "M", main=True),
+    "bme_adopters": Target("adopters of BME heritage (share of adults)", 0.03, 0.05,
+                           "Adoption UK Barometer 2020 (under 5% of adopters)", "M", main=True),
+    "approved_one_child": Target("households approved for one child only", 0.55, 0.65,
+                                 "derived from the two rows below", "L"),
+    "approved_two_plus": Target(
+        "households approved for 2+ children", 0.36, 0.47,
+        "New Family Social (36% of different-gender and 47% of same-gender couples would take siblings)", "M"),
+    "approved_three_plus": Target("households approved for 3+ children", 0.01, 0.03,
+                                  "seed 003 (3 of 325 adopters on the Register, about 1%)", "M", main=True),
+    "three_plus_supply": Target(
+        "approved households for 3+ per waiting group of 3+", 0.04, 0.30,
+        "seed 003 (3 adopters for 80 groups, 0.04, when there were 0.16 adopters per child; at today's 0.5–0.7 "
+        "per child the same scarcity gives about 0.2)", "M", kind="ratio", main=True),
+    "approved_5_plus": Target("households approved for a child aged 5+", 0.10, 0.15,
+                              "assumed (most adopters want a child aged 1–4)", "L", main=True),
+    "five_plus_supply": Target("approved households for 5+ per waiting child aged 5+", 0.20, 0.30,
+                               "assumed", "L", kind="ratio", main=True),
+    "infant_supply": Target("approved households open to one child under 2 per waiting single child under 2",
+                            2.0, 4.0, "assumed (households are plentiful for single infants)", "L", kind="ratio",
+                            main=True),
+    "approved_1_to_4": Target("households approved for some age from 1 to 4", 0.85, 1.0,
+                              "You Can Adopt 2022 (over 85% would prefer a child aged 1–4)", "L"),
+    "accept_severe": Target("households accepting a severe need (3) on some axis", 0.10, 0.20, "assumed", "L"),
+    "dual_approved": Target("households dual-approved for early permanence", 0.15, 0.25,
+                            "no figure found; assumed", "L", main=True),
+    "approval_wait": Target("approved households' median time since approval", 91, 183,
+                            "no current national figure; assumed 3–6 months", "L", kind="days"),
+}
+
+_WHITE_OR_UNKNOWN = ("WBRI", "WIRI", "WIRT", "WOTH", "WROM", "NOBT", "REFU")
+
+
+def measure_calibration(children: pl.DataFrame, households: pl.DataFrame, as_of: dt.date) -> dict[str, float]:
+    """Each :data:`CALIBRATION_TARGETS` figure as measured on a region."""
+    from .units import build_units
+
+    kids, units = build_units(children, as_of)
+    waiting = kids.filter(pl.col("status") == "waiting")
+    approved = households.filter(pl.col("status") == "approved")
+    age = waiting["age_months"]
+    heritage = waiting["ethnicity"]
+    levels = waiting.select([f"need_{need}" for need in NEEDS])
+    groups = waiting.filter(pl.col("sibling_group_id").is_not_null()).group_by("sibling_group_id").agg(
+        pl.len().alias("size"), pl.col("sibling_plan").first())
+    waiting_units = units.filter(pl.col("waiting"))
+    singles = waiting.join(waiting_units.filter(pl.col("size") == 1).select("unit_id"), on="unit_id")
+    single_infants = singles.filter(pl.col("age_months") < 24)
+    days_in_care = waiting.select((pl.lit(as_of) - pl.col("entered_care_date")).dt.total_days()).to_series()
+    # BME adults: a single adopter has one heritage; a couple lists one
+    # heritage for both or one each.
+    bme = households["ethnicities"].list.eval(~pl.element().is_in(_WHITE_OR_UNKNOWN)).list.sum()
+    listed = households["ethnicities"].list.len()
+    bme_adults = pl.Series(np.where((households["adults"] == 2) & (listed == 1), 2 * bme, bme))
+    accept = households.select([f"accept_{need}" for need in NEEDS]).max_horizontal()
+    wait = approved.select((pl.lit(as_of) - pl.col("approval_date")).dt.total_days()).to_series()
+
+    def share(mask) -> float:
+        return float(mask.mean()) if len(mask) else float("nan")
+
+    def ratio(numerator: int, denominator: int) -> float:
+        return numerator / denominator if denominator else float("inf")
+
+    return {
+        "in_sibling_group": share(waiting["sibling_group_id"].is_not_null()),
+        "groups_of_2": share(groups["size"] == 2),
+        "groups_of_3": share(groups["size"] == 3),
+        "groups_of_4_plus": share(groups["size"] >= 4),
+        "placed_apart": share(groups["sibling_plan"] == "apart"),
+        "aged_under_1": share(age < 12),
+        "aged_1_to_4": share((age >= 12) & (age < 60)),
+        "aged_5_to_9": share((age >= 60) & (age < 120)),
+        "aged_10_plus": share(age >= 120),
+        "aged_5_plus": share(age >= 60),
+        "boys": share(waiting["sex"] == "M"),
+        "bme_children": share(~heritage.is_in(_WHITE_OR_UNKNOWN)),
+        "mixed_heritage": share(heritage.str.starts_with("M")),
+        "black_heritage": share(heritage.str.starts_with("B")),
+        "asian_heritage": share(heritage.str.starts_with("A")),
+        "other_heritage": share(heritage.is_in(["CHNE", "OOTH"])),
+        "need_moderate": share(levels.max_horizontal() >= 2),
+        "need_severe": share(levels.max_horizontal() == 3),
+        "need_severe_several": share((levels == 3).sum_horizontal() >= 2),
+        "disability": share((waiting["need_physical"] == 3) | (waiting["need_learning"] == 3)),
+        "need_emotional": share(waiting["need_emotional"] >= 2),
+        "need_developmental": share(waiting["need_developmental_uncertainty"] >= 2),
+        "need_health": share(waiting["need_health"] >= 2),
+        "prenatal_exposure": share(waiting["need_prenatal_exposure"] >= 1),
+        "fasd": share(waiting["need_prenatal_exposure"] >= 2),
+        "fasd_diagnosed": share(waiting["need_prenatal_exposure"] == 3),
+        "early_permanence": share(single_infants["early_permanence"]),
+        "direct_contact": share(waiting["contact_plan"] == "direct"),
+        "some_contact": share(waiting["contact_plan"].is_in(["letterbox", "direct"])),
+        "safety_distance": share(waiting["min_distance_km"].is_not_null()),
+        "in_care_18_months": share(days_in_care >= 548),
+        "days_in_care": float(days_in_care.mean()),
+        "vaa": share(households["agency_type"] == "vaa"),
+        "single_adopters": share(households["adults"] == 1),
+        "bme_adopters": ratio(int(bme_adults.sum()), int(households["adults"].sum())),
+        "approved_one_child": share(households["max_children"] == 1),
+        "approved_two_plus": share(households["max_children"] >= 2),
+        "approved_three_plus": share(households["max_children"] >= 3),
+        "three_plus_supply": ratio(approved.filter(pl.col("max_children") >= 3).height,
+                                   waiting_units.filter(pl.col("size") >= 3).height),
+        "approved_5_plus": share(households["max_age_months"] >= 60),
+        "five_plus_supply": ratio(approved.filter(pl.col("max_age_months") >= 60).height, int((age >= 60).sum())),
+        "infant_supply": ratio(approved.filter((pl.col("min_children") == 1) & (pl.col("min_age_months") == 0)).height,
+                               single_infants.height),
+        "approved_1_to_4": share((households["max_age_months"] >= 12) & (households["min_age_months"] < 60)),
+        "accept_severe": share(accept == 3),
+        "dual_approved": share(households["dual_approved"]),
+        "approval_wait": float(wait.median()),
+    }
+
+
+def calibration_table(main_only: bool = False) -> str:
+    """The calibration targets as a Markdown table (all of them for
+    docs/calibration.md, the ``main`` ones for the README)."""
+    rows = ["| figure | range | source | conf. |", "|---|---|---|---|"]
+    rows += [f"| {t.label} | {t.range_text()} | {t.source} | {t.confidence} |"
+             for t in CALIBRATION_TARGETS.values() if t.main or not main_only]
+    return "\n".join(rows) + "\n"
+
+
+__all__ = ["Calibration", "generate_region", "CALIBRATION_TARGETS", "Target",
+           "measure_calibration", "calibration_table", "ETHNICITY_CODES"]
