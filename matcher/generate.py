@@ -1,10 +1,12 @@
 """Synthetic regions in the contract's format, deterministic per seed.
 
 The proportions are calibrated to published figures for England and to the
-seed reports; :class:`Calibration` holds every figure with its source, and
-the README's "Synthetic regions" section lists them. Nothing here is real
-case data: ids are sequence codes and locations are random points around a
-made-up regional centre.
+seed reports: :class:`Calibration` holds every proportion the generator
+draws from, and :data:`CALIBRATION_TARGETS` the figure each is tuned to, with
+its range and source (docs/calibration.md and the README's "Synthetic
+regions" show the same rows; a test checks a 6,000-child region against
+each). Nothing here is real case data: ids are sequence codes and locations
+are random points around a made-up regional centre.
 """
 
 from __future__ import annotations
@@ -22,54 +24,78 @@ DAY = np.timedelta64(1, "D")
 
 @dataclass(frozen=True)
 class Calibration:
-    """Every proportion the generator draws from. Sources: README,
-    "Synthetic regions"."""
+    """Every proportion the generator draws from. The figures they are
+    tuned to, with ranges and sources, are :data:`CALIBRATION_TARGETS`
+    (shown in docs/calibration.md and the README, "Synthetic regions")."""
 
-    # Unit sizes among units of waiting children (1, 2, 3, 4 children).
-    # Gives about half the children in sibling groups and ~12% of children
-    # in groups of three or more.
-    unit_size_p: tuple[float, ...] = (0.68, 0.24, 0.065, 0.015)
-    apart_share: float = 0.15
+    # Unit sizes among units of waiting children (1, 2, 3, 4 children):
+    # half the children in sibling groups, and groups of 2 / 3 / 4+ in the
+    # proportions 78 / 18 / 4.
+    unit_size_p: tuple[float, ...] = (0.693, 0.239, 0.0552, 0.0128)
+    apart_share: float = 0.13
     # Age band of the youngest (or only) child: under 1, 1-4, 5-9, 10-15.
-    age_band_p: tuple[float, ...] = (0.17, 0.64, 0.15, 0.04)
-    boys: float = 0.55
-    # Heritage of children: White British share, then the rest by code.
+    age_band_p: tuple[float, ...] = (0.15, 0.67, 0.14, 0.04)
+    boys: float = 0.565
+    # Heritage of children: White British share, then the rest by code
+    # (BME 20%: Mixed 13, Black 4, Asian 2, Chinese and other 1).
     child_heritage: tuple[tuple[str, float], ...] = (
-        ("WBRI", 0.74), ("WOTH", 0.03), ("WIRT", 0.005), ("WROM", 0.005), ("MWBC", 0.05), ("MWBA", 0.02),
-        ("MWAS", 0.02), ("MOTH", 0.04), ("APKN", 0.015), ("ABAN", 0.005), ("AIND", 0.005), ("AOTH", 0.01),
+        ("WBRI", 0.755), ("WOTH", 0.03), ("WIRT", 0.005), ("WROM", 0.005), ("MWBC", 0.05), ("MWBA", 0.02),
+        ("MWAS", 0.02), ("MOTH", 0.04), ("APKN", 0.008), ("ABAN", 0.004), ("AIND", 0.004), ("AOTH", 0.004),
         ("BCRB", 0.01), ("BAFR", 0.02), ("BOTH", 0.01), ("CHNE", 0.002), ("OOTH", 0.008), ("NOBT", 0.005),
     )
+    # Adopters' own heritage (BME about 4%).
     household_heritage: tuple[tuple[str, float], ...] = (
-        ("WBRI", 0.86), ("WOTH", 0.03), ("WIRI", 0.01), ("MWBC", 0.02), ("MOTH", 0.01), ("AIND", 0.015),
-        ("APKN", 0.01), ("BCRB", 0.01), ("BAFR", 0.015), ("CHNE", 0.005), ("OOTH", 0.005),
+        ("WBRI", 0.89), ("WOTH", 0.05), ("WIRI", 0.02), ("MWBC", 0.008), ("MOTH", 0.004), ("AIND", 0.007),
+        ("APKN", 0.006), ("BCRB", 0.005), ("BAFR", 0.006), ("CHNE", 0.002), ("OOTH", 0.002),
     )
-    # Need level distributions (0-3) for young children; older children's
-    # emotional needs are shifted up.
-    need_p: tuple[tuple[float, ...], ...] = (
-        (0.84, 0.09, 0.05, 0.02),  # physical
-        (0.70, 0.17, 0.09, 0.04),  # learning
-        (0.74, 0.16, 0.07, 0.03),  # health
-        (0.50, 0.27, 0.17, 0.06),  # developmental uncertainty
-        (0.62, 0.22, 0.12, 0.04),  # emotional
-        (0.55, 0.25, 0.14, 0.06),  # prenatal exposure
-    )
-    older_emotional_p: tuple[float, ...] = (0.25, 0.35, 0.28, 0.12)
-    early_permanence_infants: float = 0.25
-    contact_p: tuple[float, ...] = (0.12, 0.73, 0.15)
+    # Needs. A child is "harder to place because of needs" with these
+    # probabilities (under 4, 4 and over); only those children carry a need
+    # at moderate (2) or above, usually on several axes, as needs cluster
+    # (trauma, developmental uncertainty, prenatal exposure). Every other
+    # child has at most mild (1) notes. Axes in NEEDS order: physical,
+    # learning, health, developmental uncertainty, emotional, prenatal
+    # exposure.
+    needs_share: tuple[float, float] = (0.32, 0.44)
+    # P(level >= 2 on the axis | harder to place), and for emotional needs
+    # of children aged 4 and over.
+    moderate_given_needs: tuple[float, ...] = (0.10, 0.30, 0.30, 0.62, 0.70, 0.62)
+    older_emotional_given_needs: float = 0.88
+    # P(level 3 | level >= 2) on each axis.
+    severe_given_moderate: tuple[float, ...] = (0.40, 0.20, 0.20, 0.10, 0.10, 0.32)
+    # P(level 1) on an axis below moderate: other children, harder-to-place
+    # children; prenatal exposure 1 means exposure recorded, no FASD signs.
+    mild_p: tuple[float, ...] = (0.06, 0.12, 0.15, 0.20, 0.20, 0.45)
+    mild_given_needs: tuple[float, ...] = (0.15, 0.35, 0.35, 0.40, 0.50, 0.45)
+    older_emotional_mild: float = 0.40
+    # Share of harder-to-place children with severe physical, learning and
+    # health needs together (complex needs).
+    complex_given_needs: float = 0.04
+    # Early-permanence plans: share of single children under 2.
+    early_permanence_under_2: float = 0.24
+    # Contact plan: none, letterbox, direct.
+    contact_p: tuple[float, ...] = (0.10, 0.65, 0.25)
     birth_family_known: float = 0.85
-    safety_distance: float = 0.35
+    # Safety distance: share of children whose birth family is known.
+    safety_distance: float = 0.30
     child_status_p: tuple[float, ...] = (0.82, 0.09, 0.05, 0.04)
+    # Days in care before the age cap: gamma(shape, scale) + 60.
+    in_care_gamma: tuple[float, float] = (2.4, 260.0)
+    # Days from entering care to the placement order (uniform).
+    placement_lag_days: tuple[int, int] = (120, 420)
     # Households.
-    vaa_share: float = 0.25
+    vaa_share: float = 0.24
     single_adopter: float = 0.12
-    # Approved unit size (min, max) and its probability.
+    # Approved unit size (min, max) and its probability: about 60% one
+    # child, 39% up to two, 1.35% three or more.
     household_size_p: tuple[tuple[int, int, float], ...] = (
-        (1, 1, 0.58), (1, 2, 0.28), (2, 2, 0.08), (2, 3, 0.04), (1, 3, 0.015), (2, 4, 0.005),
+        (1, 1, 0.60), (1, 2, 0.2965), (2, 2, 0.09), (2, 3, 0.0095), (1, 3, 0.0035), (2, 4, 0.0005),
     )
     # Oldest age approved for, in months, and its probability.
     household_max_age_p: tuple[tuple[int, float], ...] = (
-        (24, 0.30), (36, 0.22), (48, 0.18), (60, 0.14), (84, 0.09), (120, 0.05), (156, 0.02),
+        (24, 0.34), (36, 0.31), (48, 0.285), (60, 0.035), (84, 0.022), (120, 0.006), (156, 0.002),
     )
+    # Households approved for siblings accept at least this oldest age.
+    sibling_max_age_p: tuple[tuple[int, float], ...] = ((48, 0.91), (60, 0.055), (84, 0.035))
     accept_p: tuple[float, ...] = (0.30, 0.50, 0.17, 0.03)
     consider_step_p: tuple[float, ...] = (0.45, 0.45, 0.10)
     dual_approved: float = 0.20
@@ -77,6 +103,8 @@ class Calibration:
     existing_child: float = 0.20
     travel_limit: float = 0.6
     household_status_p: tuple[float, ...] = (0.82, 0.08, 0.04, 0.06)
+    # Days since approval: gamma(shape, scale) + 7.
+    approval_gamma: tuple[float, float] = (1.6, 120.0)
 
 
 LA_COUNT = 5
@@ -130,27 +158,17 @@ def generate_children(n: int, rng: np.random.Generator, as_of: dt.date, cal: Cal
     differ = rng.random(n) < 0.05
     heritage[differ] = _choice(rng, heritage_codes, heritage_p, int(differ.sum()))
 
-    needs = {}
-    for need, p in zip(NEEDS, cal.need_p):
-        levels = _choice(rng, [0, 1, 2, 3], p, n)
-        if need == "emotional":
-            older = ages_months >= 48
-            levels[older] = _choice(rng, [0, 1, 2, 3], cal.older_emotional_p, int(older.sum()))
-        needs[f"need_{need}"] = levels.astype(np.int64)
-    # Complex-needs cases: a few children carry severe needs on several axes.
-    complex_case = rng.random(n) < 0.03
-    for need in ("physical", "learning", "health"):
-        needs[f"need_{need}"][complex_case] = 3
+    needs = _draw_needs(rng, ages_months, cal)
 
     # Entered care: infants often at birth; older children after some years.
-    entered_days_ago = np.minimum(ages_days, rng.gamma(2.2, 200.0, n).astype(np.int64) + 60)
-    placement_lag = rng.integers(120, 420, n)
+    entered_days_ago = np.minimum(ages_days, rng.gamma(*cal.in_care_gamma, n).astype(np.int64) + 60)
+    placement_lag = rng.integers(*cal.placement_lag_days, n)
     po_days_ago = entered_days_ago - placement_lag
     has_po = (po_days_ago > 0) & (rng.random(n) < 0.95)
     po_days_ago = np.where(has_po, np.maximum(po_days_ago, 1), -1)
 
-    infant = (ages_months[_first_of_unit(unit_of, n_units)] < 6)
-    ep_unit = infant & (sizes == 1) & (rng.random(n_units) < cal.early_permanence_infants)
+    under_2 = ages_months[_first_of_unit(unit_of, n_units)] < 24
+    ep_unit = under_2 & (sizes == 1) & (rng.random(n_units) < cal.early_permanence_under_2)
     contact_unit = _choice(rng, ["none", "letterbox", "direct"], cal.contact_p, n_units)
     plan_apart = (sizes > 1) & (rng.random(n_units) < cal.apart_share)
 
@@ -199,6 +217,31 @@ def generate_children(n: int, rng: np.random.Generator, as_of: dt.date, cal: Cal
     ).drop("has_po")
 
 
+def _draw_needs(rng: np.random.Generator, ages_months: np.ndarray, cal: Calibration) -> dict[str, np.ndarray]:
+    """Need levels (0-3) per axis; see :class:`Calibration`."""
+    n = len(ages_months)
+    older = ages_months >= 48
+    harder = rng.random(n) < np.where(older, cal.needs_share[1], cal.needs_share[0])
+    levels = np.zeros((n, len(NEEDS)), dtype=np.int64)
+    for axis, need in enumerate(NEEDS):
+        moderate_p = np.full(n, cal.moderate_given_needs[axis])
+        mild_p = np.where(harder, cal.mild_given_needs[axis], cal.mild_p[axis])
+        if need == "emotional":
+            moderate_p[older] = cal.older_emotional_given_needs
+            mild_p = np.where(older, np.maximum(mild_p, cal.older_emotional_mild), mild_p)
+        moderate = harder & (rng.random(n) < moderate_p)
+        severe = moderate & (rng.random(n) < cal.severe_given_moderate[axis])
+        mild = ~moderate & (rng.random(n) < mild_p)
+        levels[:, axis] = np.select([severe, moderate, mild], [3, 2, 1], 0)
+    # Every harder-to-place child has at least one moderate need.
+    short = np.flatnonzero(harder & (levels.max(axis=1) < 2))
+    levels[short, _choice(rng, np.arange(len(NEEDS)), cal.moderate_given_needs, len(short))] = 2
+    complex_case = harder & (rng.random(n) < cal.complex_given_needs)
+    for need in ("physical", "learning", "health"):
+        levels[complex_case, NEEDS.index(need)] = 3
+    return {f"need_{need}": levels[:, axis] for axis, need in enumerate(NEEDS)}
+
+
 def _cumsum_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     total = np.cumsum(values)
     starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
@@ -223,8 +266,11 @@ def generate_households(n: int, rng: np.random.Generator, as_of: dt.date, cal: C
     min_children = np.array([s[0] for s in sizes])[pick]
     max_children = np.array([s[1] for s in sizes])[pick]
     max_age = _choice(rng, [a for a, _ in cal.household_max_age_p], [p for _, p in cal.household_max_age_p], n)
-    # Households approved for siblings accept somewhat older children.
-    max_age = np.where(max_children > 1, np.maximum(max_age, rng.choice([48, 60, 84, 120], n)), max_age)
+    # Households approved for siblings accept somewhat older children, and
+    # the few approved for three or more older still.
+    sibling_floor = _choice(rng, [a for a, _ in cal.sibling_max_age_p], [p for _, p in cal.sibling_max_age_p], n)
+    max_age = np.where(max_children > 1, np.maximum(max_age, sibling_floor), max_age)
+    max_age = np.where(max_children > 2, np.maximum(max_age, rng.choice([84, 120], n)), max_age)
     min_age = np.where(rng.random(n) < 0.8, 0, np.minimum(max_age, rng.choice([6, 12, 24], n)))
     sexes = _choice(rng, ["F;M", "F", "M"], [0.86, 0.10, 0.04], n)
 
@@ -247,7 +293,7 @@ def generate_households(n: int, rng: np.random.Generator, as_of: dt.date, cal: C
     youngest = np.where(has_child, rng.integers(24, 180, n), -1)
     travel = np.where(rng.random(n) < cal.travel_limit, rng.choice([50.0, 80.0, 120.0, 200.0], n), np.nan)
     lat, lon = _points(rng, n, SPREAD_DEG * 1.2)
-    approval_days_ago = rng.gamma(1.6, 140.0, n).astype(np.int64) + 7
+    approval_days_ago = rng.gamma(*cal.approval_gamma, n).astype(np.int64) + 7
     status = _choice(rng, ["approved", "linked", "matched", "on_hold"], cal.household_status_p, n)
     frame = pl.DataFrame(
         {
