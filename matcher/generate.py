@@ -29,12 +29,16 @@ class Calibration:
     (shown in docs/calibration.md and the README, "Synthetic regions")."""
 
     # Unit sizes among units of waiting children (1, 2, 3, 4 children):
-    # half the children in sibling groups, and groups of 2 / 3 / 4+ in the
+    # about 47% of the children in sibling groups (with the ages below, 63%
+    # are in a priority group, as in ASGLB), and groups of 2 / 3 / 4+ in the
     # proportions 78 / 18 / 4.
-    unit_size_p: tuple[float, ...] = (0.693, 0.239, 0.0552, 0.0128)
+    unit_size_p: tuple[float, ...] = (0.718, 0.2198, 0.0507, 0.0115)
     apart_share: float = 0.13
-    # Age band of the youngest (or only) child: under 1, 1-4, 5-9, 10-15.
-    age_band_p: tuple[float, ...] = (0.15, 0.67, 0.14, 0.04)
+    # Age band of a single child, and of the youngest child of a sibling
+    # group: under 1, 1-4, 5-9, 10-15. Children aged 5+ are mostly in
+    # sibling groups, so priority groups overlap.
+    age_band_p: tuple[float, ...] = (0.17, 0.75, 0.06, 0.02)
+    group_age_band_p: tuple[float, ...] = (0.07, 0.58, 0.33, 0.02)
     boys: float = 0.565
     # Heritage of children: White British share, then the rest by code
     # (BME 20%: Mixed 13, Black 4, Asian 2, Chinese and other 1).
@@ -71,7 +75,7 @@ class Calibration:
     # health needs together (complex needs).
     complex_given_needs: float = 0.04
     # Early-permanence plans: share of single children under 2.
-    early_permanence_under_2: float = 0.24
+    early_permanence_under_2: float = 0.235
     # Contact plan: none, letterbox, direct.
     contact_p: tuple[float, ...] = (0.10, 0.65, 0.25)
     birth_family_known: float = 0.85
@@ -139,7 +143,8 @@ def generate_children(n: int, rng: np.random.Generator, as_of: dt.date, cal: Cal
     pos_in_unit = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
     # Youngest child's age, then older siblings spaced 10-40 months apart.
-    band = _choice(rng, [0, 1, 2, 3], cal.age_band_p, n_units)
+    band = np.where(sizes == 1, _choice(rng, [0, 1, 2, 3], cal.age_band_p, n_units),
+                    _choice(rng, [0, 1, 2, 3], cal.group_age_band_p, n_units))
     lo = np.array([0, 12, 60, 120])[band]
     hi = np.array([12, 60, 120, 180])[band]
     youngest = rng.integers(lo, hi)
@@ -402,6 +407,9 @@ CALIBRATION_TARGETS: dict[str, Target] = {
     "bme_children": Target(
         "children of BME heritage (not White, not NOBT)", 0.18, 0.30,
         "ASGLB Dec 2018 (20%), 2021 (18%); Adoption Register 2015/16 referrals (30%)", "M", main=True),
+    "priority_groups": Target(
+        "children in a priority group (aged 5+, severe physical or learning needs, sibling group, BME)", 0.59, 0.65,
+        "ASGLB 2021/22 (65%); CVAA Sep 2020 (65%); Walsall 2023 (59%)", "M"),
     "mixed_heritage": Target("children of Mixed heritage", 0.11, 0.15, _BME_SPLIT, "L–M"),
     "black_heritage": Target("children of Black heritage", 0.03, 0.05, _BME_SPLIT, "L–M"),
     "asian_heritage": Target("children of Asian heritage", 0.01, 0.03, _BME_SPLIT, "L–M"),
@@ -492,6 +500,7 @@ def measure_calibration(children: pl.DataFrame, households: pl.DataFrame, as_of:
     age = waiting["age_months"]
     heritage = waiting["ethnicity"]
     levels = waiting.select([f"need_{need}" for need in NEEDS])
+    disabled = (waiting["need_physical"] == 3) | (waiting["need_learning"] == 3)
     groups = waiting.filter(pl.col("sibling_group_id").is_not_null()).group_by("sibling_group_id").agg(
         pl.len().alias("size"), pl.col("sibling_plan").first())
     waiting_units = units.filter(pl.col("waiting"))
@@ -525,6 +534,8 @@ def measure_calibration(children: pl.DataFrame, households: pl.DataFrame, as_of:
         "aged_5_plus": share(age >= 60),
         "boys": share(waiting["sex"] == "M"),
         "bme_children": share(~heritage.is_in(_WHITE_OR_UNKNOWN)),
+        "priority_groups": share((age >= 60) | disabled | waiting["sibling_group_id"].is_not_null()
+                                 | ~heritage.is_in(_WHITE_OR_UNKNOWN)),
         "mixed_heritage": share(heritage.str.starts_with("M")),
         "black_heritage": share(heritage.str.starts_with("B")),
         "asian_heritage": share(heritage.str.starts_with("A")),
@@ -532,7 +543,7 @@ def measure_calibration(children: pl.DataFrame, households: pl.DataFrame, as_of:
         "need_moderate": share(levels.max_horizontal() >= 2),
         "need_severe": share(levels.max_horizontal() == 3),
         "need_severe_several": share((levels == 3).sum_horizontal() >= 2),
-        "disability": share((waiting["need_physical"] == 3) | (waiting["need_learning"] == 3)),
+        "disability": share(disabled),
         "need_emotional": share(waiting["need_emotional"] >= 2),
         "need_developmental": share(waiting["need_developmental_uncertainty"] >= 2),
         "need_health": share(waiting["need_health"] >= 2),
