@@ -371,8 +371,7 @@ class Target:
         return f"{self.low:.2f}–{self.high:.2f}"
 
 
-_ADOPTED_SIZES = ("derived: seed 003 (80 groups of 3+ among about 2,000 children on the National Adoption Register, "
-                  "about half of them in groups); seeds 001 and 002 (every group listed is a pair)")
+_GROUP_SIZES = "derived: seed 003 (80 groups of 3+ among about 2,000 Register children); seeds 001, 002 (all pairs)"
 _BME_SPLIT = ("Ethnicity Facts & Figures 2020 (adopted: White 83%, Black 2%, Asian 1%); Adoption UK 2020 (Black 3.7% "
               "of adoptions); raised a little as these children wait longer")
 _FASD = "Adoption UK Barometer 2020 (8% diagnosed + 17% suspected)"
@@ -388,9 +387,9 @@ CALIBRATION_TARGETS: dict[str, Target] = {
         "waiting children in sibling groups", 0.44, 0.57,
         "ASGLB Dec 2018 (57%); Adoption Register 2015/16 (55%); #YouCanAdopt 2021 (44%); seed 002 (12 of 27)",
         "M", main=True),
-    "groups_of_2": Target("sibling groups of 2 (share of groups)", 0.74, 0.82, _ADOPTED_SIZES, "L", main=True),
-    "groups_of_3": Target("sibling groups of 3", 0.15, 0.21, _ADOPTED_SIZES, "L", main=True),
-    "groups_of_4_plus": Target("sibling groups of 4 or more", 0.02, 0.06, _ADOPTED_SIZES, "L", main=True),
+    "groups_of_2": Target("sibling groups of 2 (share of groups)", 0.74, 0.82, _GROUP_SIZES, "L", main=True),
+    "groups_of_3": Target("sibling groups of 3", 0.15, 0.21, _GROUP_SIZES, "L", main=True),
+    "groups_of_4_plus": Target("sibling groups of 4 or more", 0.02, 0.06, _GROUP_SIZES, "L", main=True),
     "placed_apart": Target(
         "sibling groups assessed to be placed apart", 0.10, 0.15,
         "Ofsted 2012/13 (82% placed together; 5 of the 18 points apart went against the assessment)", "M",
@@ -469,8 +468,9 @@ CALIBRATION_TARGETS: dict[str, Target] = {
                                   "seed 003 (3 of 325 adopters on the Register, about 1%)", "M", main=True),
     "three_plus_supply": Target(
         "approved households for 3+ per waiting group of 3+", 0.04, 0.30,
-        "seed 003 (3 adopters for 80 groups, 0.04, when there were 0.16 adopters per child; at today's 0.5–0.7 "
-        "per child the same scarcity gives about 0.2)", "M", kind="ratio", main=True),
+        "seed 003 (3 adopters for 80 groups, 0.04, with 0.16 adopters per child: a quarter of the average supply, "
+        "about 0.17 at 0.66 per child); 1–3% of adopters gives 0.18 or more; upper bound assumed", "M",
+        kind="ratio", main=True),
     "approved_5_plus": Target("households approved for a child aged 5+", 0.10, 0.15,
                               "assumed (most adopters want a child aged 1–4)", "L", main=True),
     "five_plus_supply": Target("approved households for 5+ per waiting child aged 5+", 0.20, 0.30,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from matcher.generate import CALIBRATION_TARGETS, generate_region, measure_calibration
+from matcher.generate import CALIBRATION_TARGETS, calibration_table, generate_region, measure_calibration
 from tests.conftest import AS_OF
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +35,8 @@ def test_the_scarce_profiles_are_scarce(measured):
     assert measured["three_plus_supply"] < 1
     assert measured["five_plus_supply"] < 1
 
+
+def test_the_doc_and_the_readme_show_the_same_ranges():
+    assert calibration_table() in (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert calibration_table(main_only=True) in readme.split("## Synthetic regions", 1)[1]
