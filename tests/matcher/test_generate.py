@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +11,6 @@ from matcher.generate import generate_region
 from matcher.files.read import read_region
 from matcher.files.write import write_table
 from features.contract import CHILDREN, HOUSEHOLDS
-from features.units import build_units
 from tests.conftest import AS_OF, write_region
 
 
@@ -55,33 +53,3 @@ def test_csv_and_parquet_round_trip_identically(tmp_path):
     write_table(from_csv.children, again, CHILDREN)
     assert again.read_bytes() == csv_children.read_bytes()
 
-
-def test_calibration_on_a_large_region():
-    kids, homes = generate_region(2024, 6000, 4000, AS_OF)
-    kids, units = build_units(kids, AS_OF)
-    waiting = kids.filter(pl.col("status") == "waiting")
-    in_group = waiting["sibling_group_id"].is_not_null().mean()
-    assert 0.42 <= in_group <= 0.58, in_group
-    aged_5 = (waiting["age_months"] >= 60).mean()
-    assert 0.22 <= aged_5 <= 0.36, aged_5
-    boys = (waiting["sex"] == "M").mean()
-    assert 0.50 <= boys <= 0.60, boys
-    bme = (~waiting["ethnicity"].is_in(["WBRI", "WIRI", "WIRT", "WOTH", "WROM", "NOBT", "REFU"])).mean()
-    assert 0.17 <= bme <= 0.30, bme
-    group_sizes = units.filter(pl.col("size") > 1)["size"]
-    assert 0.1 <= (group_sizes >= 3).mean() <= 0.35
-    vaa = (homes["agency_type"] == "vaa").mean()
-    assert 0.18 <= vaa <= 0.32, vaa
-    assert 0.1 <= homes["dual_approved"].mean() <= 0.3
-    assert kids["early_permanence"].any()
-    assert kids["min_distance_km"].is_not_null().any()
-    # Households outnumber children for single infants, children outnumber
-    # households for groups of three or more.
-    approved = homes.filter(pl.col("status") == "approved")
-    infants = units.filter(pl.col("waiting") & (pl.col("size") == 1)).join(
-        kids.select("unit_id", "age_months"), on="unit_id").filter(pl.col("age_months") < 24).height
-    for_infants = approved.filter((pl.col("min_children") == 1) & (pl.col("min_age_months") == 0)).height
-    assert for_infants > infants
-    big_groups = units.filter(pl.col("waiting") & (pl.col("size") >= 3)).height
-    for_big = approved.filter(pl.col("max_children") >= 3).height
-    assert big_groups > for_big
