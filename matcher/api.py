@@ -22,6 +22,14 @@ problems carry a code and where the problem is (table or file, row and
 column; or option and value) and never a command-line word; a proposal the
 solver could not finish in time raises :class:`~matcher.errors.SolverTimeout`.
 
+Every number a caller gives is checked against its range in
+:data:`~matcher.options.NUMBERS` where the options are built (text such as
+``"10"`` or a number, with the same message either way), and every path
+before it is read or written (:func:`check_output_file`,
+:func:`check_output_folder`; readers check their inputs): a folder, a named
+pipe, a path under a file or a name too long is bad input, not a hang or a
+traceback.
+
 >>> import datetime as dt
 >>> from matcher import api
 >>> children, households = api.generate(1, 30, 40, dt.date(2026, 6, 30))

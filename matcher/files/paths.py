@@ -60,15 +60,17 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _too_long(path: Path, room: int = 0) -> str | None:
-    """Why ``path`` is too long for its file system, or None."""
+    """Why ``path`` is too long for its file system (each name, with
+    ``room`` bytes to spare, and the whole path), or None."""
     name_max, path_max = _limits(_nearest_existing(path.absolute()))
     for part in path.parts:
-        if len(os.fsencode(part)) + room > name_max:
+        size = len(os.fsencode(part))
+        if size + room > name_max:
             shown = part if len(part) <= 40 else part[:37] + "..."
-            most = name_max - room
-            return f"names of at most {most} bytes; {shown!r} has {len(os.fsencode(part))}"
-    if len(os.fsencode(str(path.absolute()))) + room > path_max:
-        return f"a path of at most {path_max - room} bytes"
+            return f"the name {shown!r} is too long: {size:,} bytes, at most {name_max - room:,}"
+    size = len(os.fsencode(str(path.absolute())))
+    if size + room > path_max:
+        return f"the path is too long: {size:,} bytes, at most {path_max - room:,}"
     return None
 
 
@@ -91,7 +93,7 @@ def input_file_problem(path: str | os.PathLike, what: str) -> str | None:
         mode = os.stat(path).st_mode
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG or _too_long(path):
-            return f"a {what} name the file system can hold ({_too_long(path) or 'the name is too long'})"
+            return f"a {what} the file system can hold; {_too_long(path) or 'the name is too long'}"
         if exc.errno == errno.ENOTDIR:
             holder = _file_under_a_file(path)
             return f"a {what}; {holder or path.parent} is a file, not a folder"
@@ -125,7 +127,7 @@ def output_file_problem(path: str | os.PathLike) -> str | None:
         return f"a path in an existing folder; {holder} is a file, not a folder"
     too_long = _too_long(path, ROOM_BESIDE)
     if too_long:
-        return f"a path the file system can hold, with room for the files written beside it ({too_long})"
+        return f"a path the file system can hold with the files written beside it; {too_long}"
     if not path.parent.exists():
         return f"a path in an existing folder; {path.parent} does not exist"
     return None
@@ -149,5 +151,5 @@ def output_folder_problem(path: str | os.PathLike) -> str | None:
     # Room for the names of the files written inside it.
     too_long = _too_long(path / ("x" * ROOM_BESIDE))
     if too_long:
-        return f"a folder path the file system can hold ({too_long})"
+        return f"a folder the file system can hold with the files written in it; {too_long}"
     return None

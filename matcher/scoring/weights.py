@@ -188,9 +188,12 @@ def load_weights(path: str | None) -> Weights:
     except RecursionError:
         raise InputError(Problem(path, None, None, None, "a TOML file; its tables or lists are nested too deeply "
                                                          "to read", kind="key")) from None
-    except (ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError, or an integer of thousands of digits
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "not TOML"
         raise InputError(Problem(path, None, None, None, f"a TOML file ({shown(first, 120)})", kind="key")) from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise InputError(Problem(path, None, None, None, "a TOML file whose numbers have at most 4,300 digits",
+                                 kind="key")) from None
     except OSError as exc:
         raise InputError(Problem(path, None, None, None, f"a readable weights file ({exc.strerror})",
                                  kind="key")) from None
