@@ -22,6 +22,14 @@ problems carry a code and where the problem is (table or file, row and
 column; or option and value) and never a command-line word; a proposal the
 solver could not finish in time raises :class:`~matcher.errors.SolverTimeout`.
 
+Every number a caller gives is checked against its range in
+:data:`~matcher.options.NUMBERS` where the options are built (text such as
+``"10"`` or a number, with the same message either way), and every path
+before it is read or written (:func:`check_output_file`,
+:func:`check_output_folder`; readers check their inputs): a folder, a named
+pipe, a path under a file or a name too long is bad input, not a hang or a
+traceback.
+
 >>> import datetime as dt
 >>> from matcher import api
 >>> children, households = api.generate(1, 30, 40, dt.date(2026, 6, 30))
@@ -41,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from matcher.errors import OPTIONS, InputError, LookupInputError, Problem, SolverTimeout, name_options, option_problem
-from matcher.options import ProposalOptions, QueryOptions
+from matcher.options import NUMBERS, ProposalOptions, QueryOptions, RegionRequest, iso_date, number
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -53,10 +61,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from matcher.validation import RegionTables
 
 __all__ = [
-    "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions", "SolverTimeout",
-    "ScoresResult", "check_files", "check_validity", "describe_weights", "generate", "load_weights", "money",
-    "name_options", "option_problem", "propose", "rank", "region_from_files", "region_from_frames",
-    "region_from_tables", "region_summary", "scores", "why_not", "write_proposal", "write_region", "write_scores",
+    "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions",
+    "RegionRequest", "SolverTimeout", "ScoresResult", "check_files", "check_output_file", "check_output_folder",
+    "check_validity", "describe_weights", "generate", "iso_date", "load_weights", "money", "name_options", "number",
+    "option_problem", "propose", "rank", "region_from_files", "region_from_frames", "region_from_tables",
+    "region_summary", "scores", "why_not", "write_proposal", "write_region", "write_scores",
 ]
 
 
@@ -205,6 +214,30 @@ def check_validity(proposal: Proposal, region: Region) -> list[str]:
 
 # --- writing results -----------------------------------------------------------------------------------------------
 
+def check_output_file(path: str | os.PathLike, option: str = "out") -> Path:
+    """``path`` as a file a result can be written to (not a folder, a named
+    pipe, a path under a file or in a missing folder, nor a name too long
+    for the file system); an :class:`InputError` naming ``option``
+    otherwise. Call it before the work, so bad paths fail fast."""
+    from matcher.files.paths import output_file_problem
+
+    expected = output_file_problem(path)
+    if expected is not None:
+        raise InputError(option_problem(option, os.fspath(path), expected))
+    return Path(path)
+
+
+def check_output_folder(path: str | os.PathLike, option: str = "out") -> Path:
+    """``path`` as a folder files can be written into (existing, or one
+    that can be made); an :class:`InputError` naming ``option`` otherwise."""
+    from matcher.files.paths import output_folder_problem
+
+    expected = output_folder_problem(path)
+    if expected is not None:
+        raise InputError(option_problem(option, os.fspath(path), expected))
+    return Path(path)
+
+
 def write_scores(result: ScoresResult, path: str | os.PathLike) -> None:
     """Write the scores table (CSV or Parquet by extension), atomically."""
     from matcher.files.write import write_frame
@@ -224,10 +257,11 @@ def write_proposal(region: Region, proposal: Proposal, path: str | os.PathLike) 
 
 def generate(seed: int, n_children: int, n_households: int, as_of: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A synthetic region's children and households, deterministic per seed
-    and date."""
+    and date; each number is checked as :class:`RegionRequest` checks it."""
     from matcher.generate import generate_region
 
-    return generate_region(seed, n_children, n_households, as_of)
+    request = RegionRequest(seed, n_children, n_households)
+    return generate_region(request.seed, request.n_children, request.n_households, as_of)
 
 
 def write_region(children: pl.DataFrame, households: pl.DataFrame, folder: str | os.PathLike,

@@ -25,8 +25,15 @@ from matcher.api import InputError, Problem
 FLAGS = {
     "budgets": "--budget", "min_score": "--min-score", "fixed": "--fix", "excluded": "--exclude",
     "sibling_contact_km": "--sibling-contact-km", "shortlist": "--shortlist", "time_limit_s": "--time-limit",
-    "workers": "--workers", "seed": "--seed", "top": "--top", "child_id/household_id": "--child/--household",
+    "workers": "--workers", "seed": "--seed", "solver_seed": "--seed", "top": "--top",
+    "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
+    "as_of": "--as-of", "out": "--out",
 }
+
+
+def allowed(option: str) -> str:
+    """An option's allowed range, for its help text (the domain checks it)."""
+    return api.NUMBERS[option].describe()
 
 
 def _on_the_command_line(error: InputError) -> InputError:
@@ -43,27 +50,20 @@ def _on_the_command_line(error: InputError) -> InputError:
 
 
 def check_out_path(path: str, option: str = "--out") -> Path:
-    """An output file path whose folder exists; an input error otherwise."""
-    out = Path(path)
-    if out.is_dir():
-        raise InputError(Problem("command line", None, option, path, "a file path; this is a folder"))
-    if not out.parent.exists():
-        raise InputError(Problem("command line", None, option, path, f"a path in an existing folder; "
-                                                                    f"{out.parent} does not exist"))
+    """An output file path that can be written (see
+    :func:`matcher.api.check_output_file`) with a .csv or .parquet name; an
+    input error otherwise."""
+    out = api.check_output_file(path)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InputError(Problem("command line", None, option, path, "a .csv or .parquet file name"))
     return out
 
 
 def _parse_date(value: str | None, option: str) -> dt.date:
+    """``--as-of`` (or another date option) as a date; today when not given."""
     if value is None:
         return dt.date.today()
-    try:
-        if len(value) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(Problem("command line", None, option, value, "a date YYYY-MM-DD")) from None
+    return api.iso_date(option.lstrip("-").replace("-", "_"), value)
 
 
 def region_options(func):
@@ -108,22 +108,23 @@ def validate(children: str, households: str, as_of: str | None) -> None:
 
 
 @cli.command()
-@click.option("--seed", type=click.IntRange(min=0), required=True,
-              help="Random seed (>= 0); the same seed gives the same region.")
-@click.option("--children", "n_children", type=int, required=True, help="Number of children.")
-@click.option("--households", "n_households", type=int, required=True, help="Number of households.")
+@click.option("--seed", required=True, metavar="N",
+              help=f"Random seed ({allowed('seed')}); the same seed gives the same region.")
+@click.option("--children", "n_children", required=True, metavar="N",
+              help=f"Number of children ({allowed('n_children')}).")
+@click.option("--households", "n_households", required=True, metavar="N",
+              help=f"Number of households ({allowed('n_households')}).")
 @click.option("--out", "out", required=True, metavar="DIR", help="Folder to write children and households to.")
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
               help="Date the region is drawn at (default today); the same seed and date give the same files.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="File format of the children and households written.")
 def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str) -> None:
     """Write a synthetic region in the contract's format."""
     day = _parse_date(as_of, "--as-of")
-    if n_children < 1 or n_households < 1:
-        raise InputError(Problem("command line", None, "--children/--households",
-                                 f"{n_children}/{n_households}", "at least one child and one household"))
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))
+    request = api.RegionRequest(seed, n_children, n_households)
+    seed, n_children, n_households = request.seed, request.n_children, request.n_households
+    api.check_output_folder(out)
     kids, homes = api.generate(seed, n_children, n_households, day)
     try:
         os.makedirs(out, exist_ok=True)
@@ -148,10 +149,13 @@ def load_region(children: str, households: str, as_of: str | None):
 
 @cli.command()
 @region_options
-@click.option("--child", "child_id", default=None, help="Rank households for the unit holding this child.")
-@click.option("--household", "household_id", default=None, help="Rank units for this household.")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--child", "child_id", default=None, metavar="ID",
+              help="Rank households for the unit holding this child.")
+@click.option("--household", "household_id", default=None, metavar="ID", help="Rank units for this household.")
+@click.option("--top", default="10", show_default=True, metavar="K",
+              help=f"How many households (or units) to show ({allowed('top')}).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table to read, or JSON (CONTRACT.md) for other programs.")
 @weights_option
 def rank(children, households, as_of, child_id, household_id, top, fmt, weights_file) -> None:
     """The best households for a child's unit, or the best units for a household."""
@@ -172,9 +176,10 @@ def rank(children, households, as_of, child_id, household_id, top, fmt, weights_
 
 @cli.command("why-not")
 @region_options
-@click.option("--child", "child_id", required=True)
-@click.option("--household", "household_id", required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--child", "child_id", required=True, metavar="ID", help="A child of the unit asked about.")
+@click.option("--household", "household_id", required=True, metavar="ID", help="The household asked about.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table to read, or JSON (CONTRACT.md) for other programs.")
 @weights_option
 def why_not_command(children, households, as_of, child_id, household_id, fmt, weights_file) -> None:
     """Every hard rule that excludes the pair, or its score if none does."""
@@ -222,17 +227,23 @@ def scores(children, households, as_of, out, weights_file) -> None:
 @region_options
 @click.option("--out", "out", required=True, metavar="FILE", help="Links file (.csv or .parquet).")
 @click.option("--budget", "budgets", multiple=True, metavar="AGENCY=AMOUNT",
-              help="Cap on a child's agency's total inter-agency fees (repeatable).")
-@click.option("--min-score", type=float, default=None, help="Propose no link scoring below this.")
+              help=f"Cap on a child's agency's total inter-agency fees, in {allowed('budgets')} "
+                   f"(repeatable; an agency with no waiting child is warned about and ignored).")
+@click.option("--min-score", default=None, metavar="SCORE",
+              help=f"Propose no link scoring below this ({allowed('min_score')}).")
 @click.option("--fix", "fixed", multiple=True, metavar="UNIT=HOUSEHOLD", help="A link that must be proposed.")
 @click.option("--exclude", "excluded", multiple=True, metavar="UNIT=HOUSEHOLD", help="A link never to propose.")
-@click.option("--sibling-contact-km", type=float, default=None,
-              help="Siblings placed apart go to households at most this far apart.")
-@click.option("--shortlist", type=int, default=None, help="Up to K households per unit and K units per household.")
-@click.option("--time-limit", type=float, default=60.0, show_default=True, help="CP-SAT time limit (seconds).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="CP-SAT search workers; 1 gives repeatable output.")
-@click.option("--seed", type=int, default=0, show_default=True, help="CP-SAT random seed.")
+@click.option("--sibling-contact-km", default=None, metavar="KM",
+              help=f"Siblings placed apart go to households at most this far apart "
+                   f"({allowed('sibling_contact_km')}).")
+@click.option("--shortlist", default=None, metavar="K",
+              help=f"Up to K households per unit and K units per household ({allowed('shortlist')}).")
+@click.option("--time-limit", default="60", show_default=True, metavar="SECONDS",
+              help=f"CP-SAT time limit ({allowed('time_limit_s')}).")
+@click.option("--workers", default="1", show_default=True, metavar="N",
+              help=f"CP-SAT search workers ({allowed('workers')}); 1 gives repeatable output.")
+@click.option("--seed", default="0", show_default=True, metavar="N",
+              help=f"CP-SAT random seed ({allowed('solver_seed')}).")
 @weights_option
 def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
             time_limit, workers, seed, weights_file) -> None:
@@ -250,6 +261,7 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
     finally:
         if stop:
             stop()
+    _echo_warnings(proposal.warnings)
     summary, summary_path = api.write_proposal(region, proposal, path)
     click.echo(summary, nl=False)
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
@@ -267,15 +279,18 @@ def weights_command(weights_file) -> None:
 @cli.command()
 @click.option("--out", "out", default="demo-output", show_default=True, metavar="DIR",
               help="Folder for the demo region and its report.")
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--as-of", "as_of", default="2026-06-30", show_default=True, metavar="DATE")
-def demo(out: str, seed: int, as_of: str) -> None:
+@click.option("--seed", default="7", show_default=True, metavar="N",
+              help=f"Random seed of the demo region ({allowed('seed')}).")
+@click.option("--as-of", "as_of", default="2026-06-30", show_default=True, metavar="DATE",
+              help="Date the demo region is drawn and measured at (YYYY-MM-DD).")
+def demo(out: str, seed: str, as_of: str) -> None:
     """Make a synthetic region, validate it and show what matcher does."""
     from matcher.cli.demo import run_demo
 
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))
-    run_demo(out, seed, _parse_date(as_of, "--as-of"))
+    day = _parse_date(as_of, "--as-of")
+    seed = api.number("seed", seed)
+    api.check_output_folder(out)
+    run_demo(out, seed, day)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import polars as pl
 
 from features.contract import CHILDREN, HOUSEHOLDS, Table
 from matcher.errors import Problem
+from matcher.files.paths import input_file_problem
 from matcher.validation import ROW, CheckedTable, RegionTables, as_text, check_table, region_tables
 
 
@@ -108,11 +109,9 @@ def read_table(path: str | os.PathLike, table: Table, *, as_of: dt.date | None =
     naming the file and its line (CSV) or row (Parquet).
     """
     path = str(path)
-    if not os.path.exists(path):
-        return CheckedTable(path, None, [Problem(path, None, None, None,
-                                                 f"an existing {table.name} file; no such file")])
-    if os.path.isdir(path):
-        return CheckedTable(path, None, [Problem(path, None, None, None, f"a {table.name} file; this is a folder")])
+    unreadable = input_file_problem(path, f"{table.name} file")
+    if unreadable is not None:
+        return CheckedTable(path, None, [Problem(path, None, None, None, unreadable)])
     fmt = file_format(path)
     raw, problems = _raw_csv(path) if fmt == "csv" else _raw_parquet(path)
     if raw is None:

@@ -13,6 +13,7 @@ households per unit and K units per household (an exact b-matching).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,9 @@ class Proposal:
     method: str
     wall_time_s: float
     candidates: PairScores = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    """What the proposal ignored and why (a budget for an agency with no
+    waiting child), for the front end to show."""
 
 
 def _resolve_pairs(region: Region, pairs, option: str) -> list[tuple[int, int]]:
@@ -155,15 +159,34 @@ def _sibling_conflicts(region: Region, scores: PairScores, arcs: np.ndarray, km:
     return np.concatenate(out).astype(np.int64) if out else np.empty((0, 2), dtype=np.int64)
 
 
+def usable_budgets(region: Region, request: ProposalOptions) -> tuple[ProposalOptions, tuple[str, ...]]:
+    """The request without budgets that cannot bind, and a warning naming
+    each: a standing budget table may list every agency, including those
+    with no waiting child (a group's fees are its first child's agency's)
+    and those not in the files at all."""
+    paying = set(region.units.filter(pl.col("waiting"))["agency_id"].to_list())
+    ignored = sorted(set(request.budgets) - paying)
+    if not ignored:
+        return request, ()
+    warnings = tuple(f"budget for agency {a} ignored: " + (
+        "it has no waiting child whose fees it would pay" if a in region.agencies else "no child or household in the files belongs to it")
+        for a in ignored)
+    kept = {a: amount for a, amount in request.budgets.items() if a not in ignored}
+    return dataclasses.replace(request, budgets=kept), warnings
+
+
 def propose(region: Region, request: ProposalOptions, progress=None) -> Proposal:
     """Solve the request on the region; the result is checked by the caller
-    with :func:`matcher.validity.check_validity` before anything is written."""
+    with :func:`matcher.validity.check_validity` before anything is written.
+    Budgets that cannot bind are left out (see :func:`usable_budgets`)."""
+    request, warnings = usable_budgets(region, request)
+    proposal = _solve(region, request, progress)
+    return dataclasses.replace(proposal, warnings=warnings) if warnings else proposal
+
+
+def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
     scores, keep = candidate_links(region, request, progress)
     fixed = _fixed_arcs(region, request, scores, keep)
-    unknown = sorted(set(request.budgets) - set(region.agencies))
-    if unknown:
-        raise InputError([option_problem("budgets", a, "an agency_id that appears in the files", code="unknown_id")
-                          for a in unknown])
     arcs = np.flatnonzero(keep)
     rows, cols = scores.units[arcs], scores.households[arcs]
     weights = scores.weight[arcs]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import tomllib
 from dataclasses import dataclass, field
 
 from matcher.errors import InputError, Problem
+from matcher.files.paths import input_file_problem
+from matcher.ranges import Allowed, as_number, shown
 
 FACTORS: tuple[str, ...] = (
     "needs", "heritage", "siblings", "age_fit", "age_gap", "distance",
@@ -58,11 +61,19 @@ class Weights:
     wait_boost: float = 1.0
 
     def __post_init__(self):
+        # Weights built in code (a web service, a test) are held to the same
+        # ranges as a weights file.
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        problems = weight_problems(fields, "weights")
+        missing = [name for name in FACTORS if name not in self.factors]
+        if missing:
+            problems.append(Problem("weights", None, "factors", ", ".join(missing), "every factor given", kind="key"))
+        if not problems and sum(self.factors.values()) <= 0:
+            problems.append(Problem("weights", None, "factors", None, "at least one factor weight above zero",
+                                    kind="key"))
+        if problems:
+            raise InputError(problems)
         total = sum(self.factors.values())
-        if set(self.factors) != set(FACTORS):
-            raise ValueError(f"factors must be exactly {list(FACTORS)}; got {sorted(self.factors)}")
-        if any(v < 0 for v in self.factors.values()) or total <= 0:
-            raise ValueError("factor weights must be >= 0 and not all zero")
         if abs(total - 100.0) > 1e-9:
             object.__setattr__(self, "factors", {k: v * 100.0 / total for k, v in self.factors.items()})
 
@@ -90,77 +101,110 @@ PARAMETER_REASONS: dict[str, str] = {
 }
 
 
-INF = float("inf")
-# (lowest, highest, lowest allowed itself): shares stay in [0, 1] so that
-# every fit stays in [0, 1]; divisors must be above zero.
-PARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {
-    "needs_step": (0.0, 1.0, True),
-    "promote_credit": (0.0, 1.0, True),
-    "unrecorded_heritage_fit": (0.0, 1.0, True),
-    "age_gap_months": (0.0, INF, False),
-    "default_travel_km": (0.0, INF, False),
-    "dual_reserve": (0.0, 1.0, True),
-    "care_threshold_days": (0.0, INF, False),
-    "order_threshold_days": (0.0, INF, False),
-    "approval_full_days": (0.0, INF, False),
-    "wait_boost": (0.0, 1e6, True),
+# Every number a weights file holds, with its allowed range: shares stay in
+# [0, 1] so that every fit stays in [0, 1]; divisors must be above zero;
+# every bound is finite, so no score, weight or fee can overflow.
+FACTOR_POINTS = Allowed(0, 1_000, whole=False, unit="points")
+FEE = Allowed(0, 10_000_000, unit="whole pounds")
+MOST_FEES = 10
+PARAMETER_RANGES: dict[str, Allowed] = {
+    "needs_step": Allowed(0, 1, whole=False),
+    "promote_credit": Allowed(0, 1, whole=False),
+    "unrecorded_heritage_fit": Allowed(0, 1, whole=False),
+    "age_gap_months": Allowed(0, 600, whole=False, above_low=True, unit="months"),
+    "default_travel_km": Allowed(0, 20_000, whole=False, above_low=True, unit="kilometres"),
+    "dual_reserve": Allowed(0, 1, whole=False),
+    "care_threshold_days": Allowed(0, 10_000, whole=False, above_low=True, unit="days"),
+    "order_threshold_days": Allowed(0, 10_000, whole=False, above_low=True, unit="days"),
+    "approval_full_days": Allowed(0, 10_000, whole=False, above_low=True, unit="days"),
+    "wait_boost": Allowed(0, 1_000_000, whole=False),
 }
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < INF
+def _file_number(value, allowed: Allowed) -> int | float | None:
+    # A TOML file's numbers are numbers already: text such as "5" is not one.
+    return None if isinstance(value, str) else as_number(value, allowed.whole)
+
+
+def _fees_problem(value) -> str | None:
+    expected = f"a list of 1 to {MOST_FEES} fees, each {FEE.describe()}"
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MOST_FEES:
+        return expected
+    fees = [_file_number(v, FEE) for v in value]
+    return expected if any(f is None or not FEE.holds(f) for f in fees) else None
+
+
+def weight_problems(values: dict, source: str) -> list[Problem]:
+    """Every problem with weights given as ``{"factors": {name: points},
+    parameter: value, ...}`` (any subset of the keys; a TOML file's
+    content, or a :class:`Weights`' fields), each naming ``source`` and
+    the key and saying the allowed range."""
+    def problem(key, value, expected):
+        return Problem(source, None, key, None if value is None else _shown(value), expected, kind="key")
+
+    problems = []
+    values = dict(values)
+    table = values.pop("factors", {})
+    if not isinstance(table, dict):
+        problems.append(problem("factors", table, "a [factors] table of factor = points"))
+        table = {}
+    for key, value in table.items():
+        if key not in FACTORS:
+            problems.append(problem(f"factors.{key}", value, f"one of {', '.join(FACTORS)}"))
+        elif (points := _file_number(value, FACTOR_POINTS)) is None or not FACTOR_POINTS.holds(points):
+            problems.append(problem(f"factors.{key}", value, FACTOR_POINTS.describe()))
+    known = [f.name for f in dataclasses.fields(Weights) if f.name != "factors"]
+    for key, value in values.items():
+        if key not in known:
+            problems.append(problem(key, value, f"one of factors, {', '.join(known)}"))
+        elif key == "fees_by_size":
+            if (expected := _fees_problem(value)) is not None:
+                problems.append(problem(key, value, expected))
+        elif (number := _file_number(value, PARAMETER_RANGES[key])) is None \
+                or not PARAMETER_RANGES[key].holds(number):
+            problems.append(problem(key, value, PARAMETER_RANGES[key].describe()))
+    return problems
+
+
+def _shown(value) -> str:
+    # reprlib stops at a few levels: a table nested thousands deep is shown
+    # without recursing into it.
+    return shown(value if isinstance(value, (int, float, str)) else reprlib.repr(value), 60)
 
 
 def load_weights(path: str | None) -> Weights:
     """Defaults, overridden by a TOML file with a ``[factors]`` table and
-    top-level parameters. Unknown keys and bad values are input errors."""
+    top-level parameters. A path that is no readable file, unknown keys and
+    values out of range are input errors naming the file and the key."""
     if path is None:
         return Weights()
+    path = str(path)
+    unreadable = input_file_problem(path, "weights file")
+    if unreadable is not None:
+        raise InputError(Problem(path, None, None, None, unreadable, kind="key"))
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise InputError(Problem(path, None, None, None, "an existing weights file; no such file", kind="key")) from None
+    except RecursionError:
+        raise InputError(Problem(path, None, None, None, "a TOML file; its tables or lists are nested too deeply "
+                                                         "to read", kind="key")) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(path, None, None, None, f"a TOML file ({exc})", kind="key")) from None
-    defaults = Weights()
-    factors = dict(defaults.factors)
-    problems = []
-    table = data.pop("factors", {})
-    if not isinstance(table, dict):
-        problems.append(Problem(path, None, "factors", str(table), "a [factors] table of factor = points", kind="key"))
-        table = {}
-    for key, value in table.items():
-        if key not in factors:
-            problems.append(Problem(path, None, f"factors.{key}", str(value), f"one of {', '.join(FACTORS)}", kind="key"))
-        elif not _is_number(value) or value < 0:
-            problems.append(Problem(path, None, f"factors.{key}", str(value), "a number >= 0", kind="key"))
-        else:
-            factors[key] = float(value)
-    params = {}
-    known = {f.name: f for f in dataclasses.fields(Weights) if f.name != "factors"}
-    for key, value in data.items():
-        if key not in known:
-            problems.append(Problem(path, None, key, str(value), f"one of factors, {', '.join(known)}", kind="key"))
-        elif key == "fees_by_size":
-            if not (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool)
-                                                             and v >= 0 for v in value)):
-                problems.append(Problem(path, None, key, str(value), "a list of whole amounts >= 0", kind="key"))
-            else:
-                params[key] = tuple(value)
-        else:
-            low, high, closed_low = PARAMETER_RANGES[key]
-            ok = _is_number(value) and (value >= low if closed_low else value > low) and value <= high
-            if not ok:
-                shown = f"a number {'>=' if closed_low else '>'} {low:g}" + (f" and <= {high:g}" if high < 1e300 else "")
-                problems.append(Problem(path, None, key, str(value), shown, kind="key"))
-            else:
-                params[key] = float(value)
-    if sum(factors.values()) <= 0:
+        first = str(exc).splitlines()[0] if str(exc) else "not TOML"
+        raise InputError(Problem(path, None, None, None, f"a TOML file ({shown(first, 120)})", kind="key")) from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise InputError(Problem(path, None, None, None, "a TOML file whose numbers have at most 4,300 digits",
+                                 kind="key")) from None
+    except OSError as exc:
+        raise InputError(Problem(path, None, None, None, f"a readable weights file ({exc.strerror})",
+                                 kind="key")) from None
+    problems = weight_problems(data, path)
+    factors = {**Weights().factors, **data.pop("factors", {})} if not problems else {}
+    if not problems and sum(factors.values()) <= 0:
         problems.append(Problem(path, None, "factors", None, "at least one factor weight above zero", kind="key"))
     if problems:
         raise InputError(problems)
-    return Weights(factors=factors, **params)
+    params = {k: tuple(int(f) for f in v) if k == "fees_by_size" else float(v) for k, v in data.items()}
+    return Weights(factors={k: float(v) for k, v in factors.items()}, **params)
 
 
 def describe_weights(weights: Weights) -> str:
