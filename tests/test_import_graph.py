@@ -17,7 +17,7 @@ FRONT_ENDS = ("matcher.cli", "matcher.web")
 # and those below it, never one above.
 LAYERS = (
     ("features", "solvers"),
-    ("matcher", "matcher.errors", "matcher.pool"),
+    ("matcher", "matcher.errors", "matcher.pool", "matcher.ranges"),
     ("matcher.validation", "matcher.files"),
     ("matcher.region", "matcher.summary", "matcher.generate"),
     ("matcher.scoring",),
@@ -65,10 +65,14 @@ def _within(module: str, prefix: str) -> bool:
 
 
 def _layer(module: str) -> int | None:
+    """The layer of ``module``: the one naming the longest prefix of it (the
+    package root ``matcher`` names only its own ``__init__``)."""
+    best, found = -1, None
     for i, prefixes in enumerate(LAYERS):
-        if any(_within(module, p) for p in prefixes):
-            return i
-    return None
+        for p in prefixes:
+            if (module == p or (p != "matcher" and _within(module, p))) and len(p) > best:
+                best, found = len(p), i
+    return found
 
 
 GRAPH = _modules()
@@ -77,6 +81,8 @@ GRAPH = _modules()
 def test_the_graph_was_read():
     assert "matcher.api" in GRAPH and "matcher.cli.main" in GRAPH and "solvers.matching" in GRAPH
     assert "matcher.api" in GRAPH["matcher.cli.main"]
+    assert _layer("matcher.cli.main") > _layer("matcher.api") > _layer("matcher.proposals.propose") \
+        > _layer("matcher.scoring.scorer") > _layer("matcher.region") > _layer("matcher.errors") > _layer("solvers")
 
 
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if _within(m, "features") or _within(m, "solvers")))

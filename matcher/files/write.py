@@ -9,21 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from features.contract import BOOL, CODES, DATE, Table
-from matcher.errors import InputError, Problem
 from matcher.files.read import file_format
-
-
-def check_out_path(path: str, option: str = "--out") -> Path:
-    """An output file path whose folder exists; an input error otherwise."""
-    out = Path(path)
-    if out.is_dir():
-        raise InputError(Problem("command line", None, option, path, "a file path; this is a folder"))
-    if not out.parent.exists():
-        raise InputError(Problem("command line", None, option, path, f"a path in an existing folder; "
-                                                                    f"{out.parent} does not exist"))
-    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise InputError(Problem("command line", None, option, path, "a .csv or .parquet file name"))
-    return out
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> None:
