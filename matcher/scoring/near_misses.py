@@ -18,7 +18,7 @@ from features.eligibility import RULE_FUNCTIONS
 
 from matcher.region import Region
 from matcher.scoring.explain import RULE_NAMES
-from matcher.scoring.queries import violations, waiting_unit_row
+from matcher.scoring.queries import violations_for, waiting_unit_row
 from matcher.scoring.scorer import score_pairs
 from matcher.scoring.weights import Weights
 
@@ -48,11 +48,10 @@ def near_misses_for_child(region: Region, child_id: str, top: int | None, weight
     if top is not None:
         order = order[:top]
     results = []
-    for i in order.tolist():
+    for i, found in zip(order.tolist(), violations_for(region, row, households[order])):
         rule = int(rules[i])
-        found = [v.message for v in violations(region, row, int(households[i])) if v.rule == rule]
         results.append({"household_id": str(ids[i]), "rule": rule, "rule_name": RULE_NAMES[rule],
-                        "message": "; ".join(found)})
+                        "message": "; ".join(v.message for v in found if v.rule == rule)})
     return {
         "unit_id": str(region.unit_arrays.unit_ids[row]),
         "child_ids": region.children_of(row)["child_id"].to_list(),

@@ -162,82 +162,102 @@ def _older_or_younger(months: int) -> str:
 
 def violations(region: Region, unit_row: int, household_row: int) -> list[Violation]:
     """Every hard rule the pair breaks, each attributed to a child where the
-    rule is about one child, in rule order, each saying by how much. Which
-    rule, and which child, are decided by the functions of
-    :mod:`features.eligibility` (run on each child as a unit of one); this
-    function only words the answer."""
+    rule is about one child, in rule order, each saying by how much (see
+    :func:`violations_for`)."""
+    return violations_for(region, unit_row, np.array([household_row]))[0]
+
+
+def violations_for(region: Region, unit_row: int, household_rows: np.ndarray) -> list[list[Violation]]:
+    """For each household in ``household_rows``, every hard rule it breaks
+    with the unit, each attributed to a child where the rule is about one
+    child, in rule order, each saying by how much. Which rule, and which
+    child, are decided by the functions of :mod:`features.eligibility`
+    (run on each child as a unit of one, against every household at once);
+    this function only words the answer."""
     from features import eligibility as rules
     from features.geo import haversine_km
 
-    tables = HouseholdTables.build(region.household_arrays.take(np.array([household_row])))
-    broken = [n for n, rule in RULE_FUNCTIONS.items()
-              if not rule(region.unit_arrays, np.array([unit_row]), tables)[0, 0]]
-    if not broken:
-        return []
+    household_rows = np.asarray(household_rows, dtype=np.int64)
+    tables = HouseholdTables.build(region.household_arrays.take(household_rows))
+    broken = {n: np.flatnonzero(~rule(region.unit_arrays, np.array([unit_row]), tables)[0])
+              for n, rule in RULE_FUNCTIONS.items()}
+    out: list[list[Violation]] = [[] for _ in household_rows]
+    if not any(len(at) for at in broken.values()):
+        return out
     singles, kids = _child_units(region, unit_row)
-    household = region.households.row(household_row, named=True)
     ids = kids["child_id"].to_list()
     # A message names the child it is about, or says "this child" for a unit of one.
     who = ["this child"] if kids.height == 1 else ids
     whose = ["this child's"] if kids.height == 1 else [f"{c}'s" for c in ids]
+    homes = region.households[household_rows]
 
-    def failing(check, *extra) -> list[int]:
-        """Children (positions in ``kids``) for whom ``check`` fails."""
-        return np.flatnonzero(~check(singles, np.arange(kids.height), tables, *extra)[:, 0]).tolist()
+    fails: dict[tuple, np.ndarray] = {}
 
-    out: list[Violation] = []
-    for n in broken:
-        if n == 1:
-            for i in failing(rules.rule_1_status):
-                if kids["status"][i] != "waiting":
-                    out.append(Violation(1, ids[i], f"{who[i]} is {status_words(kids['status'][i])}, not waiting: "
-                                                    "only waiting children are proposed"))
-            if not tables.approved[0]:
-                out.append(Violation(1, None, f"the household is {status_words(household['status'])}, "
-                                              "not approved: only approved households are proposed"))
-        elif n == 2:
-            approved = approved_children_words(household["min_children"], household["max_children"])
-            what = "a single child" if kids.height == 1 else f"a sibling group of {kids.height} placed together"
-            out.append(Violation(2, None, f"approved for {approved}; this is {what}"))
-        elif n == 3:
-            lo, hi = household["min_age_months"], household["max_age_months"]
-            for i in failing(rules.ages_within_range):
-                age = kids["age_months"][i]
-                bound = f"approved up to {age_words(hi)}" if age > hi else f"approved from {age_words(lo)}"
-                by = age - hi if age > hi else age - lo
-                out.append(Violation(3, ids[i], f"{bound}; {who[i]} is {age_words(age)} ({_older_or_younger(by)})"))
-            sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in household["sexes"])
-            for i in failing(rules.sexes_approved):
-                out.append(Violation(3, ids[i], f"approved for {sexes} only; {who[i]} is a "
-                                                f"{'girl' if kids['sex'][i] == 'F' else 'boy'}"))
-        elif n == 4:
-            for k, need in enumerate(NEEDS):
-                limit = int(region.household_arrays.consider[household_row, k])
-                for i in failing(rules.need_within_consider, k):
-                    level = int(singles.needs[i, k])
-                    out.append(Violation(4, ids[i], f"would consider up to {LEVEL_LABELS[limit]} ({limit}) "
-                                                    f"{NEED_LABELS[need]}; {whose[i]} are {LEVEL_LABELS[level]} "
-                                                    f"({level})"))
-        elif n == 5:
-            for i in failing(rules.early_permanence_met):
-                out.append(Violation(5, ids[i], f"{whose[i]} plan is early permanence (fostering for adoption); "
-                                                "the household is not dual-approved"))
-            for i in failing(rules.direct_contact_met):
-                out.append(Violation(5, ids[i], f"{whose[i]} plan includes direct contact; the household has not "
-                                                "said it accepts direct contact"))
-        elif n == 6:
-            for i in failing(rules.rule_6_safety_distance):
-                km = float(haversine_km(kids["birth_family_lat"][i], kids["birth_family_lon"][i],
-                                        household["lat"], household["lon"]))
-                safety = float(kids["min_distance_km"][i])
-                out.append(Violation(6, ids[i], f"the household lives {km:.1f} km from {whose[i]} birth family; "
-                                                f"the safety distance is {safety:g} km ({safety - km:.1f} km short)"))
-        elif n == 7:
-            absent = kids.filter(kids["status"] != "waiting")
-            named = ", ".join(f"{c} is {status_words(s)}" for c, s in absent.select("child_id", "status").iter_rows())
-            out.append(Violation(7, None, f"this sibling group is to be placed together, but {named}, not waiting, "
-                                          "so the group cannot be placed now"))
-    out.sort(key=lambda v: v.rule)
+    def failing(check, j: int, *extra) -> list[int]:
+        """Children (positions in ``kids``) for whom ``check`` fails with
+        household ``j`` (each check runs once, against every household)."""
+        if (check, *extra) not in fails:
+            fails[check, *extra] = ~check(singles, np.arange(kids.height), tables, *extra)
+        return np.flatnonzero(fails[check, *extra][:, j]).tolist()
+
+    for n, at in broken.items():
+        for j in at.tolist():
+            home = homes.row(j, named=True)
+            found = out[j]
+            if n == 1:
+                for i in failing(rules.rule_1_status, j):
+                    if kids["status"][i] != "waiting":
+                        found.append(Violation(1, ids[i], f"{who[i]} is {status_words(kids['status'][i])}, not "
+                                                          "waiting: only waiting children are proposed"))
+                if not tables.approved[j]:
+                    found.append(Violation(1, None, f"the household is {status_words(home['status'])}, "
+                                                    "not approved: only approved households are proposed"))
+            elif n == 2:
+                approved = approved_children_words(home["min_children"], home["max_children"])
+                what = "a single child" if kids.height == 1 else f"a sibling group of {kids.height} placed together"
+                found.append(Violation(2, None, f"approved for {approved}; this is {what}"))
+            elif n == 3:
+                lo, hi = home["min_age_months"], home["max_age_months"]
+                for i in failing(rules.ages_within_range, j):
+                    age = kids["age_months"][i]
+                    bound = f"approved up to {age_words(hi)}" if age > hi else f"approved from {age_words(lo)}"
+                    by = age - hi if age > hi else age - lo
+                    found.append(Violation(3, ids[i], f"{bound}; {who[i]} is {age_words(age)} "
+                                                      f"({_older_or_younger(by)})"))
+                sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in home["sexes"])
+                for i in failing(rules.sexes_approved, j):
+                    found.append(Violation(3, ids[i], f"approved for {sexes} only; {who[i]} is a "
+                                                      f"{'girl' if kids['sex'][i] == 'F' else 'boy'}"))
+            elif n == 4:
+                for k, need in enumerate(NEEDS):
+                    limit = int(region.household_arrays.consider[household_rows[j], k])
+                    for i in failing(rules.need_within_consider, j, k):
+                        level = int(singles.needs[i, k])
+                        found.append(Violation(4, ids[i], f"would consider up to {LEVEL_LABELS[limit]} ({limit}) "
+                                                          f"{NEED_LABELS[need]}; {whose[i]} are "
+                                                          f"{LEVEL_LABELS[level]} ({level})"))
+            elif n == 5:
+                for i in failing(rules.early_permanence_met, j):
+                    found.append(Violation(5, ids[i], f"{whose[i]} plan is early permanence (fostering for "
+                                                      "adoption); the household is not dual-approved"))
+                for i in failing(rules.direct_contact_met, j):
+                    found.append(Violation(5, ids[i], f"{whose[i]} plan includes direct contact; the household "
+                                                      "has not said it accepts direct contact"))
+            elif n == 6:
+                for i in failing(rules.rule_6_safety_distance, j):
+                    km = float(haversine_km(kids["birth_family_lat"][i], kids["birth_family_lon"][i],
+                                            home["lat"], home["lon"]))
+                    safety = float(kids["min_distance_km"][i])
+                    found.append(Violation(6, ids[i], f"the household lives {km:.1f} km from {whose[i]} birth "
+                                                      f"family; the safety distance is {safety:g} km "
+                                                      f"({safety - km:.1f} km short)"))
+            elif n == 7:
+                absent = kids.filter(kids["status"] != "waiting").select("child_id", "status").iter_rows()
+                named = ", ".join(f"{c} is {status_words(s)}" for c, s in absent)
+                found.append(Violation(7, None, f"this sibling group is to be placed together, but {named}, not "
+                                                "waiting, so the group cannot be placed now"))
+    for found in out:
+        found.sort(key=lambda v: v.rule)
     return out
 
 
