@@ -54,9 +54,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions", "SolverTimeout",
-    "ScoresResult", "check_files", "check_validity", "counts_against", "describe_weights", "generate", "load_weights",
-    "money", "name_options", "near_misses", "option_problem", "propose", "rank", "region_from_files", "region_from_frames",
-    "region_from_tables", "region_summary", "scores", "why_not", "write_proposal", "write_region", "write_scores",
+    "ScoresResult", "check_files", "check_validity", "counts_against", "describe_weights", "generate",
+    "load_weights", "money", "name_options", "near_misses", "option_problem", "propose", "rank", "region_from_files",
+    "region_from_frames", "region_from_tables", "region_summary", "scores", "why_not", "write_proposal",
+    "write_region", "write_scores",
 ]
 
 

@@ -131,7 +131,8 @@ def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str
         raise InputError(Problem("command line", None, "--out", out, f"a folder that can be made ({exc.strerror})")) \
             from None
     api.write_region(kids, homes, out, fmt)
-    click.echo(f"wrote {n_children} children and {n_households} households to {out}")
+    click.echo(f"wrote {n_children} {'child' if n_children == 1 else 'children'} and {n_households} "
+               f"household{'' if n_households == 1 else 's'} to {out}")
 
 
 def weights_option(func):

@@ -96,11 +96,10 @@ def print_near_misses(near_misses, title: str, out: Console | None = None) -> No
     """Households one hard rule away, marked as not eligible, with the rule
     and by how much."""
     out = out or console()
-    title = f"{title}: NOT eligible, each breaks one hard rule"
     if not near_misses:
-        _emit(out, Text(f"{title}: none"))
+        _emit(out, Text(f"{title}: none (no approved household breaks just one hard rule)"))
         return
-    table = Table(title=Text(title))
+    table = Table(title=Text(f"{title}: NOT eligible, each breaks one hard rule"))
     table.add_column("#", justify="right")
     table.add_column("household")
     table.add_column("not eligible because", ratio=1)

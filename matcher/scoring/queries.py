@@ -101,8 +101,8 @@ def rank_for_household(region: Region, household_id: str, top: int | None, weigh
     row = region.household_row(household_id)
     status = region.households["status"][row]
     if status != "approved":
-        raise LookupInputError(f"household {household_id} is {status_words(status)}, not approved: only approved households "
-                               "are ranked", code="not_waiting")
+        raise LookupInputError(f"household {household_id} is {status_words(status)}, not approved: only approved "
+                               "households are ranked", code="not_waiting")
     tables = HouseholdTables.build(region.household_arrays.take(np.array([row])))
     all_units = np.arange(len(region.unit_arrays))
     units = np.flatnonzero(eligible(region.unit_arrays, all_units, tables)[:, 0])

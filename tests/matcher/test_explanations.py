@@ -318,6 +318,13 @@ def test_summary_says_its_only_eligible_household_and_one_child(tmp_path):
     assert "(1 of 1 child)" in proposal_summary(lone, api.propose(lone))
 
 
+def test_generate_says_one_child_not_one_children(tmp_path, run_cli):
+    status, out, err = run_cli("generate", "--seed", "1", "--children", "1", "--households", "1", "--out",
+                               tmp_path / "one", "--as-of", AS_OF.isoformat())
+    assert status == 0, err
+    assert out.startswith("wrote 1 child and 1 household to ")
+
+
 def test_validate_counts_approved_households_of_voluntary_agencies(tmp_path, run_cli):
     homes = [a_household("H1", agency_type="vaa", agency_id="VAA1"),
              a_household("H2", agency_type="vaa", agency_id="VAA1", status="on_hold"),
