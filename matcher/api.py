@@ -63,9 +63,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions",
     "RegionRequest", "SolverTimeout", "ScoresResult", "check_files", "check_output_file", "check_output_folder",
-    "check_validity", "describe_weights", "generate", "iso_date", "load_weights", "money", "name_options", "number",
-    "option_problem", "propose", "rank", "region_from_files", "region_from_frames", "region_from_tables",
-    "region_summary", "scores", "why_not", "write_proposal", "write_region", "write_scores",
+    "check_validity", "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "money",
+    "name_options", "near_misses", "number", "option_problem", "propose", "rank", "region_from_files",
+    "region_from_frames", "region_from_tables", "region_summary", "scores", "why_not", "write_proposal",
+    "write_region", "write_scores",
 ]
 
 
@@ -151,14 +152,33 @@ def rank(region: Region, *, child_id: str | None = None, household_id: str | Non
          options: QueryOptions = QueryOptions()) -> dict:
     """The best households for the unit holding ``child_id``, or the best
     units for ``household_id`` (exactly one of the two), with scores,
-    per-factor contributions and reasons."""
+    per-factor contributions and reasons. For a child whose unit has fewer
+    than ``options.top`` eligible households, ``near_misses`` lists up to as
+    many households that break exactly one hard rule as it takes to make up
+    ``top`` (see :func:`near_misses`); they are never in ``results``."""
+    from matcher.scoring.near_misses import near_misses_for_child
     from matcher.scoring.queries import rank_for_child, rank_for_household
 
     if (child_id is None) == (household_id is None):
         raise InputError(option_problem("child_id/household_id", None, "exactly one of a child or a household"))
-    if child_id is not None:
-        return _freeze(rank_for_child(region, child_id, options.top, options.weights))
-    return _freeze(rank_for_household(region, household_id, options.top, options.weights))
+    if child_id is None:
+        return _freeze(rank_for_household(region, household_id, options.top, options.weights))
+    answer = rank_for_child(region, child_id, options.top, options.weights)
+    short = None if options.top is None else options.top - answer["eligible_households"]
+    if short is not None and short > 0:
+        answer["near_misses"] = near_misses_for_child(region, child_id, short, options.weights)["results"]
+    return _freeze(answer)
+
+
+def near_misses(region: Region, child_id: str, options: QueryOptions = QueryOptions()) -> dict:
+    """Approved households that break exactly one hard rule for the unit
+    holding ``child_id`` (one rule number, however many children or needs
+    break it), each with the rule, its name and by how much; the links that
+    would score highest first, at most ``options.top`` (CONTRACT.md's
+    near-misses answer). Only a waiting unit is asked about."""
+    from matcher.scoring.near_misses import near_misses_for_child
+
+    return _freeze(near_misses_for_child(region, child_id, options.top, options.weights))
 
 
 def why_not(region: Region, child_id: str, household_id: str, options: QueryOptions = QueryOptions()) -> dict:
@@ -288,6 +308,14 @@ def describe_weights(weights: Weights) -> str:
     from matcher.scoring.weights import describe_weights as describe
 
     return describe(weights)
+
+
+def counts_against(points: float, max_points: float) -> bool:
+    """Whether a reason's factor (``points`` of ``max_points``) counts
+    against its link rather than for it."""
+    from matcher.scoring.explain import counts_against as against
+
+    return against(points, max_points)
 
 
 def money(amount: int) -> str:

@@ -26,5 +26,6 @@ def region_summary(region: RegionTables, as_of: dt.date) -> dict:
                                                          & (pl.col("age_months") >= 60)).height),
         "households": homes.height,
         "households_approved": int((homes["status"] == "approved").sum()),
-        "households_vaa": int((homes["agency_type"] == "vaa").sum()),
+        # approved households whose approving agency is a voluntary one
+        "households_vaa": int(((homes["status"] == "approved") & (homes["agency_type"] == "vaa")).sum()),
     }

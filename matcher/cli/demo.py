@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 
 import click
 import polars as pl
@@ -42,18 +43,29 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     children_path, households_path = (str(p) for p in api.write_region(kids, homes, out))
     click.echo(f"Synthetic region (seed {seed}, as of {as_of.isoformat()}) written to {out}/")
     region = api.region_from_files(children_path, households_path, as_of)
+    # Every command shown runs as printed, from the folder the demo ran in.
+    files = shlex.join(["--children", children_path, "--households", households_path, "--as-of", as_of.isoformat()])
     click.echo("Validated against the contract:")
     click.echo(format_summary(api.region_summary(region)))
 
     for label, child_id in _pick_children(region):
         click.echo("")
-        click.echo(f"Ranked query for {label} ({child_id}): matcher rank --child {child_id} --top 5")
-        print_rank(api.rank(region, child_id=child_id, options=api.QueryOptions(top=5)))
+        click.echo(f"Ranked query for {label} ({child_id}):")
+        click.echo(f"  matcher rank --child {child_id} --top 5 {files}")
+        answer = api.rank(region, child_id=child_id, options=api.QueryOptions(top=5))
+        print_rank(answer)
+        if answer["results"]:
+            household_id = answer["results"][0]["household_id"]
+            click.echo(f"Every reason for the first: matcher why-not --child {child_id} --household {household_id} "
+                       f"{files}")
+        if "near_misses" not in answer:
+            click.echo(f"Households one rule away: matcher near-misses --child {child_id} {files}")
 
     click.echo("")
-    click.echo("Batch proposal: matcher propose --out " + os.path.join(out, "proposal.csv"))
-    proposal = api.propose(region)
     links_path = os.path.join(out, "proposal.csv")
+    click.echo("Batch proposal:")
+    click.echo(f"  matcher propose --out {shlex.quote(links_path)} {files}")
+    proposal = api.propose(region)
     summary, summary_path = api.write_proposal(region, proposal, links_path)
     lines = summary.splitlines()
     shown = lines[:20]

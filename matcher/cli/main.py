@@ -132,7 +132,8 @@ def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str
         raise InputError(Problem("command line", None, "--out", out, f"a folder that can be made ({exc.strerror})")) \
             from None
     api.write_region(kids, homes, out, fmt)
-    click.echo(f"wrote {n_children} children and {n_households} households to {out}")
+    click.echo(f"wrote {n_children} {'child' if n_children == 1 else 'children'} and {n_households} "
+               f"household{'' if n_households == 1 else 's'} to {out}")
 
 
 def weights_option(func):
@@ -158,16 +159,18 @@ def load_region(children: str, households: str, as_of: str | None):
               help="A table to read, or JSON (CONTRACT.md) for other programs.")
 @weights_option
 def rank(children, households, as_of, child_id, household_id, top, fmt, weights_file) -> None:
-    """The best households for a child's unit, or the best units for a household."""
+    """The best households for a child's unit, or the best units for a
+    household. When a child's unit has fewer than --top eligible
+    households, households one hard rule away are listed apart, as not
+    eligible (near misses)."""
     from matcher.cli.render import dumps, print_rank
 
     if (child_id is None) == (household_id is None):
         raise InputError(Problem("command line", None, "--child/--household", None,
                                  "exactly one of --child ID or --household ID"))
-    weights = api.load_weights(weights_file)
+    options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
     region = load_region(children, households, as_of)
-    result = api.rank(region, child_id=child_id, household_id=household_id,
-                      options=api.QueryOptions(weights=weights, top=top))
+    result = api.rank(region, child_id=child_id, household_id=household_id, options=options)
     if fmt == "json":
         click.echo(dumps(result))
     else:
@@ -182,24 +185,41 @@ def rank(children, households, as_of, child_id, household_id, top, fmt, weights_
               help="A table to read, or JSON (CONTRACT.md) for other programs.")
 @weights_option
 def why_not_command(children, households, as_of, child_id, household_id, fmt, weights_file) -> None:
-    """Every hard rule that excludes the pair, or its score if none does."""
-    from matcher.cli.render import dumps
+    """Every hard rule that excludes the pair, by number and name, or its
+    score and reasons if none does."""
+    from matcher.cli.render import dumps, print_why_not
 
     weights = api.load_weights(weights_file)
     region = load_region(children, households, as_of)
     result = api.why_not(region, child_id, household_id, api.QueryOptions(weights=weights))
     if fmt == "json":
         click.echo(dumps(result))
-        return
-    who = f"unit {result['unit_id']} ({', '.join(result['child_ids'])}) and household {household_id}"
-    if result["eligible"]:
-        click.echo(f"{who}: eligible, score {result['score']:.1f}")
-        for reason in result["reasons"]:
-            click.echo(f"  - {reason}")
     else:
-        click.echo(f"{who}: not eligible")
-        for v in result["violations"]:
-            click.echo(f"  rule {v['rule']}: {v['message']}")
+        print_why_not(result)
+
+
+@cli.command("near-misses")
+@region_options
+@click.option("--child", "child_id", required=True, help="List near misses for the unit holding this child.")
+@click.option("--top", default="10", show_default=True, metavar="K",
+              help=f"How many near misses to list ({allowed('top')}).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table to read, or JSON (CONTRACT.md) for other programs.")
+@weights_option
+def near_misses_command(children, households, as_of, child_id, top, fmt, weights_file) -> None:
+    """Approved households that break exactly one hard rule for a child's
+    unit, with the rule and by how much: not eligible, but a conversation
+    to start."""
+    from matcher.cli.render import dumps, print_near_misses
+
+    options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
+    region = load_region(children, households, as_of)
+    result = api.near_misses(region, child_id, options)
+    if fmt == "json":
+        click.echo(dumps(result))
+    else:
+        print_near_misses(result["results"], f"Near misses for unit {result['unit_id']} "
+                                             f"({', '.join(result['child_ids'])})")
 
 
 @cli.command()

@@ -3,17 +3,61 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
-from matcher.api import money
+from matcher.api import counts_against, money
+
+REASONS_MIN_WIDTH = 100
+"""Below this many columns a table leaves out its reasons column and lists
+the reasons under it instead."""
+UNFITTED_WIDTH = 120
+"""Width when no terminal is there to fit (output to a file or a pipe, and
+no COLUMNS given)."""
 
 
-def print_rank(result: dict, reasons: int = 3) -> None:
-    """Print a rank result: score, the main reasons and the fee."""
-    console = Console(width=max(120, Console().width))
+def console() -> Console:
+    """A console as wide as the terminal (or COLUMNS); ``UNFITTED_WIDTH``
+    when there is no terminal at all."""
+    if "COLUMNS" in os.environ:
+        return Console()
+    for descriptor in (1, 2, 0):
+        try:
+            if os.get_terminal_size(descriptor).columns:
+                return Console()
+        except (OSError, ValueError):
+            continue
+    return Console(width=UNFITTED_WIDTH)
+
+
+def reasons_block(result: dict, against_shown: int | None = None, for_shown: int | None = None) -> Group:
+    """A scored link's reasons: where it stands against the approval, then
+    "what counts against" (the factor that lost most first) apart from
+    "what counts for" (the factor that earned most first). ``against_shown``
+    and ``for_shown`` keep only the first few of each."""
+    details = result["reason_details"]
+    # reasons[0] is the placement; the others follow reason_details one for one.
+    text = dict(zip((d["factor"] for d in details), result["reasons"][1:]))
+    against = [d for d in details if counts_against(d["points"], d["max_points"])]
+    earned = [d for d in details if not counts_against(d["points"], d["max_points"])]
+    parts = [Text(result["reasons"][0])]
+    for heading, group, shown in (("what counts against:", against, against_shown),
+                                  ("what counts for:", earned, for_shown)):
+        if group:
+            parts.append(Text(heading))
+            parts.append(_list([text[d["factor"]] for d in group[:shown]], bullet="-"))
+    return Group(*parts)
+
+
+def print_rank(result: dict, against_shown: int = 3, for_shown: int = 2) -> None:
+    """Print a rank result: score, the main reasons for and against, the
+    fee, and any near misses, as wide as the terminal allows."""
+    out = console()
     if "household_id" in result and "unit_id" not in result:
         title = f"Best units for household {result['household_id']} ({result['eligible_units']} eligible)"
         first = "unit"
@@ -21,20 +65,80 @@ def print_rank(result: dict, reasons: int = 3) -> None:
         title = (f"Best households for unit {result['unit_id']} ({', '.join(result['child_ids'])}); "
                  f"{result['eligible_households']} eligible")
         first = "household"
-    table = Table(title=title, show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column(first)
-    table.add_column("score", justify="right")
-    table.add_column("main reasons")
-    table.add_column("fee", justify="right")
-    for i, r in enumerate(result["results"], 1):
-        who = r.get("household_id") or f"{r['unit_id']} ({', '.join(r['child_ids'])})"
-        table.add_row(str(i), who, f"{r['score']:.1f}", "\n".join(r["reasons"][:reasons]),
-                      money(r["fee"]) if r["fee"] else "none")
     if not result["results"]:
-        console.print(f"{title}: no eligible match")
+        _emit(out, Text(f"{title}: no eligible match"))
+    else:
+        with_reasons = out.width >= REASONS_MIN_WIDTH
+        table = Table(title=Text(title), show_lines=with_reasons)
+        table.add_column("#", justify="right")
+        table.add_column(first)
+        table.add_column("score", justify="right")
+        if with_reasons:
+            table.add_column("main reasons", ratio=1)
+        table.add_column("fee", justify="right")
+        reasons = []
+        for i, r in enumerate(result["results"], 1):
+            who = r.get("household_id") or f"{r['unit_id']} ({', '.join(r['child_ids'])})"
+            block = reasons_block(r, against_shown, for_shown)
+            fee = money(r["fee"]) if r["fee"] else "none"
+            table.add_row(str(i), Text(who), f"{r['score']:.1f}", *([block] if with_reasons else []), fee)
+            reasons.append((f"{i}. {who}", block))
+        _emit(out, table)
+        if not with_reasons:  # too narrow for a reasons column: each link's reasons under the table
+            for heading, block in reasons:
+                _emit(out, Text(heading))
+                _emit(out, Padding(block, (0, 0, 0, 3), expand=False))
+    if "near_misses" in result:
+        print_near_misses(result["near_misses"], f"Near misses for unit {result['unit_id']}", out)
+
+
+def print_near_misses(near_misses, title: str, out: Console | None = None) -> None:
+    """Households one hard rule away, marked as not eligible, with the rule
+    and by how much."""
+    out = out or console()
+    if not near_misses:
+        _emit(out, Text(f"{title}: none (no approved household breaks just one hard rule)"))
         return
-    console.print(table)
+    table = Table(title=Text(f"{title}: NOT eligible, each breaks one hard rule"))
+    table.add_column("#", justify="right")
+    table.add_column("household")
+    table.add_column("not eligible because", ratio=1)
+    for i, miss in enumerate(near_misses, 1):
+        table.add_row(str(i), Text(miss["household_id"]),
+                      Text(f"rule {miss['rule']}, {miss['rule_name']}: {miss['message']}"))
+    _emit(out, table)
+
+
+def print_why_not(result: dict) -> None:
+    """Print a why-not answer: every broken rule by number and name, or the
+    pair's score and its reasons."""
+    out = console()
+    who = f"unit {result['unit_id']} ({', '.join(result['child_ids'])}) and household {result['household_id']}"
+    if result["eligible"]:
+        _emit(out, Text(f"{who}: eligible, score {result['score']:.1f}"))
+        _emit(out, Padding(reasons_block(result), (0, 0, 0, 2), expand=False))
+    else:
+        _emit(out, Text(f"{who}: not eligible"))
+        _emit(out, Padding(_list([f"rule {v['rule']}, {v['rule_name']}: {v['message']}"
+                                  for v in result["violations"]], bullet="-"), (0, 0, 0, 2), expand=False))
+
+
+def _emit(out: Console, *renderables) -> None:
+    """Print without the spaces rich pads lines with (the output may go to a
+    file or a pipe)."""
+    with out.capture() as captured:
+        out.print(*renderables)
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+
+
+def _list(lines: list[str], bullet: str) -> Table:
+    """Lines under a bullet, each wrapped with a hanging indent."""
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for line in lines:
+        grid.add_row(bullet, Text(line))
+    return grid
 
 
 def dumps(data) -> str:
@@ -63,6 +167,6 @@ def format_summary(counts: dict) -> str:
             f"{counts['children_aged_5_plus_waiting']} of them aged 5 or over)",
             f"units:      {counts['units']} ({counts['units_waiting']} waiting; waiting units by size: {sizes})",
             f"households: {counts['households']} ({counts['households_approved']} approved, "
-            f"{counts['households_vaa']} approved by voluntary agencies)",
+            f"{counts['households_vaa']} of them by voluntary agencies)",
         ]
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from matcher.scoring.explain import money
+from matcher.scoring.explain import children_words, money
 from matcher.region import Region
 
 AGE_BANDS = ((0, 12, "under 1"), (12, 60, "1–4"), (60, 120, "5–9"), (120, 10_000, "10 and over"))
@@ -68,7 +68,9 @@ def unproposed_reasons(region: Region, proposal) -> list[tuple[str, str]]:
             named = "; ".join(f"{h} went to {taken_by[h]} (weight {weight_of[taken_by[h]]} vs {w} here)"
                               for h, w in best)
             more = f" and {len(options) - 3} more" if len(options) > 3 else ""
-            out.append((unit, f"every one of its {len(options)} eligible households went to another unit in the "
+            which = "its only eligible household" if len(options) == 1 else \
+                f"every one of its {len(options)} eligible households"
+            out.append((unit, f"{which} went to another unit in the "
                               f"best overall proposal: {named}{more}"))
         else:
             out.append((unit, f"{len(free)} eligible household(s) left free ({', '.join(sorted(free)[:3])}"
@@ -107,7 +109,7 @@ def proposal_summary(region: Region, proposal) -> str:
                  + ("" if proposal.status == "optimal" else
                     f"; bound {proposal.bound:,.0f}; gap {proposal.gap:.2%}"))
     lines.append(f"Units proposed: {proposed.height} of {waiting.height} waiting "
-                 f"({children_proposed} of {children_waiting} children)")
+                 f"({children_proposed} of {children_words(children_waiting)})")
     sizes = sorted(set(waiting["size"].to_list()))
     for title, column, order in (
         ("by group size", "size", [(s, f"of {s}") for s in sizes]),

@@ -11,7 +11,8 @@ import numpy as np
 from features.eligibility import RULE_FUNCTIONS, HouseholdTables, eligible
 
 from matcher.errors import LookupInputError
-from matcher.scoring.explain import age_range_words, age_words, children_words, pair_reasons
+from matcher.scoring.explain import (RULE_NAMES, age_words, approved_children_words, pair_explanation,
+                                     reason_text, status_words)
 from features.contract import LEVEL_LABELS, NEED_LABELS, NEEDS
 from matcher.scoring.scorer import PairScores, score_pairs
 from matcher.scoring.weights import FACTORS, Weights
@@ -23,9 +24,19 @@ BLOCK_PAIRS = 4_000_000  # pairs per eligibility block: bounds memory, keeps thr
 
 @dataclass(frozen=True)
 class Violation:
+    """One hard rule a pair breaks: its number, the child it is about (None
+    for the household or the unit as a whole) and what breaks it, in words."""
+
     rule: int
     child_id: str | None
     message: str
+
+    @property
+    def rule_name(self) -> str:
+        return RULE_NAMES[self.rule]
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "rule_name": self.rule_name, "child_id": self.child_id, "message": self.message}
 
 
 def _ranked(scores: PairScores, ids: np.ndarray, top: int | None) -> np.ndarray:
@@ -38,6 +49,8 @@ def _results(region: Region, weights: Weights, scores: PairScores, order: np.nda
     out = []
     for i in order:
         u, h = int(scores.units[i]), int(scores.households[i])
+        placement, details = pair_explanation(region, weights, u, h, scores.contributions[i], int(scores.fee[i]),
+                                              float(scores.distance_km[i]))
         out.append({
             "unit_id": str(region.unit_arrays.unit_ids[u]),
             "child_ids": region.children_of(u)["child_id"].to_list(),
@@ -46,21 +59,29 @@ def _results(region: Region, weights: Weights, scores: PairScores, order: np.nda
             "weight": int(scores.weight[i]),
             "fee": int(scores.fee[i]),
             "factors": {name: float(scores.contributions[i, k]) for k, name in enumerate(FACTORS)},
-            "reasons": pair_reasons(region, weights, u, h, scores.contributions[i], int(scores.fee[i]),
-                                    float(scores.distance_km[i])),
+            "reasons": [placement] + [reason_text(d) for d in details],
+            "reason_details": details,
         })
     return out
 
 
-def rank_for_child(region: Region, child_id: str, top: int | None, weights: Weights) -> dict:
-    """The best households for the unit holding ``child_id``."""
+def waiting_unit_row(region: Region, child_id: str) -> int:
+    """The row of the unit holding ``child_id``; an input error when the
+    child is unknown or any child of the unit is not waiting."""
     row = region.unit_row(child_id)
     kids = region.children_of(row)
     not_waiting = kids.filter(kids["status"] != "waiting")
     if not_waiting.height:
         first = not_waiting.row(0, named=True)
-        raise LookupInputError(f"child {first['child_id']} is {first['status']}, not waiting: only waiting "
-                               "children are ranked (why-not explains a pair)", code="not_waiting")
+        raise LookupInputError(f"child {first['child_id']} is {status_words(first['status'])}, not waiting: only "
+                               "waiting children are ranked (why-not explains a pair)", code="not_waiting")
+    return row
+
+
+def rank_for_child(region: Region, child_id: str, top: int | None, weights: Weights) -> dict:
+    """The best households for the unit holding ``child_id``."""
+    row = waiting_unit_row(region, child_id)
+    kids = region.children_of(row)
     rows = np.array([row])
     households = np.flatnonzero(eligible(region.unit_arrays, rows, region.tables)[0])
     scores = score_pairs(region.unit_arrays, region.household_arrays, np.full(len(households), row), households,
@@ -80,8 +101,8 @@ def rank_for_household(region: Region, household_id: str, top: int | None, weigh
     row = region.household_row(household_id)
     status = region.households["status"][row]
     if status != "approved":
-        raise LookupInputError(f"household {household_id} is {status}, not approved: only approved households "
-                               "are ranked", code="not_waiting")
+        raise LookupInputError(f"household {household_id} is {status_words(status)}, not approved: only approved "
+                               "households are ranked", code="not_waiting")
     tables = HouseholdTables.build(region.household_arrays.take(np.array([row])))
     all_units = np.arange(len(region.unit_arrays))
     units = np.flatnonzero(eligible(region.unit_arrays, all_units, tables)[:, 0])
@@ -135,83 +156,108 @@ def _child_units(region: Region, unit_row: int):
     return region.unit_encoder.encode(kids), kids
 
 
+def _older_or_younger(months: int) -> str:
+    return f"{age_words(abs(months))} {'older' if months > 0 else 'younger'}"
+
+
 def violations(region: Region, unit_row: int, household_row: int) -> list[Violation]:
     """Every hard rule the pair breaks, each attributed to a child where the
-    rule is about one child, in rule order. Which rule, and which child,
-    are decided by the functions of :mod:`features.eligibility` (run on each
-    child as a unit of one); this function only words the answer."""
+    rule is about one child, in rule order, each saying by how much (see
+    :func:`violations_for`)."""
+    return violations_for(region, unit_row, np.array([household_row]))[0]
+
+
+def violations_for(region: Region, unit_row: int, household_rows: np.ndarray) -> list[list[Violation]]:
+    """For each household in ``household_rows``, every hard rule it breaks
+    with the unit, each attributed to a child where the rule is about one
+    child, in rule order, each saying by how much. Which rule, and which
+    child, are decided by the functions of :mod:`features.eligibility`
+    (run on each child as a unit of one, against every household at once);
+    this function only words the answer."""
     from features import eligibility as rules
     from features.geo import haversine_km
 
-    tables = HouseholdTables.build(region.household_arrays.take(np.array([household_row])))
-    broken = [n for n, rule in RULE_FUNCTIONS.items()
-              if not rule(region.unit_arrays, np.array([unit_row]), tables)[0, 0]]
-    if not broken:
-        return []
+    household_rows = np.asarray(household_rows, dtype=np.int64)
+    tables = HouseholdTables.build(region.household_arrays.take(household_rows))
+    broken = {n: np.flatnonzero(~rule(region.unit_arrays, np.array([unit_row]), tables)[0])
+              for n, rule in RULE_FUNCTIONS.items()}
+    out: list[list[Violation]] = [[] for _ in household_rows]
+    if not any(len(at) for at in broken.values()):
+        return out
     singles, kids = _child_units(region, unit_row)
-    household = region.households.row(household_row, named=True)
+    ids = kids["child_id"].to_list()
+    # A message names the child it is about, or says "this child" for a unit of one.
+    who = ["this child"] if kids.height == 1 else ids
+    whose = ["this child's"] if kids.height == 1 else [f"{c}'s" for c in ids]
+    homes = region.households[household_rows]
 
-    def failing(check, *extra) -> list[int]:
-        """Children (positions in ``kids``) for whom ``check`` fails."""
-        return np.flatnonzero(~check(singles, np.arange(kids.height), tables, *extra)[:, 0]).tolist()
+    fails: dict[tuple, np.ndarray] = {}
 
-    out: list[Violation] = []
-    for n in broken:
-        if n == 1:
-            for i in failing(rules.rule_1_status):
-                if kids["status"][i] != "waiting":
-                    out.append(Violation(1, kids["child_id"][i], f"{kids['child_id'][i]} is {kids['status'][i]}, "
-                                                                 "not waiting: only waiting children are proposed"))
-            if not tables.approved[0]:
-                out.append(Violation(1, None, f"household {household['household_id']} is {household['status']}, "
-                                              "not approved: only approved households are proposed"))
-        elif n == 2:
-            lo, hi = household["min_children"], household["max_children"]
-            approved = children_words(lo) if lo == hi else f"{lo}–{hi} children"
-            what = "a single child" if kids.height == 1 else f"a sibling group of {kids.height} placed together"
-            out.append(Violation(2, None, f"approved for {approved}; this is {what}"))
-        elif n == 3:
-            lo, hi = household["min_age_months"], household["max_age_months"]
-            for i in failing(rules.ages_within_range):
-                child, age = kids["child_id"][i], kids["age_months"][i]
-                exact = f" ({age} months)" if age >= 24 else ""
-                exact_range = f" ({lo}–{hi} months)" if "months" not in age_range_words(lo, hi) else ""
-                out.append(Violation(3, child, f"{child} is {age_words(age)}{exact}; approved for ages "
-                                               f"{age_range_words(lo, hi)}{exact_range}"))
-            sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in household["sexes"])
-            for i in failing(rules.sexes_approved):
-                child = kids["child_id"][i]
-                out.append(Violation(3, child, f"{child} is a {'girl' if kids['sex'][i] == 'F' else 'boy'}; "
-                                               f"approved for {sexes} only"))
-        elif n == 4:
-            for k, need in enumerate(NEEDS):
-                limit = int(region.household_arrays.consider[household_row, k])
-                for i in failing(rules.need_within_consider, k):
-                    child, level = kids["child_id"][i], int(singles.needs[i, k])
-                    out.append(Violation(4, child, f"{child} has {LEVEL_LABELS[level]} {NEED_LABELS[need]} "
-                                                   f"({level}); the household would consider up to "
-                                                   f"{LEVEL_LABELS[limit]} ({limit})"))
-        elif n == 5:
-            for i in failing(rules.early_permanence_met):
-                out.append(Violation(5, kids["child_id"][i], f"{kids['child_id'][i]}'s plan is early permanence "
-                                                             "(fostering for adoption); the household is not "
-                                                             "dual-approved"))
-            for i in failing(rules.direct_contact_met):
-                out.append(Violation(5, kids["child_id"][i], f"{kids['child_id'][i]}'s plan includes direct "
-                                                             "contact; the household has not said it accepts "
-                                                             "direct contact"))
-        elif n == 6:
-            for i in failing(rules.rule_6_safety_distance):
-                child = kids["child_id"][i]
-                km = float(haversine_km(kids["birth_family_lat"][i], kids["birth_family_lon"][i],
-                                        household["lat"], household["lon"]))
-                out.append(Violation(6, child, f"the household lives {km:.1f} km from {child}'s birth family; "
-                                               f"the safety distance is {kids['min_distance_km'][i]:g} km"))
-        elif n == 7:
-            absent = kids.filter(kids["status"] != "waiting")["child_id"].to_list()
-            out.append(Violation(7, None, "this sibling group is to be placed together, and "
-                                          f"{', '.join(absent)} cannot be placed now, so the group cannot be"))
-    out.sort(key=lambda v: v.rule)
+    def failing(check, j: int, *extra) -> list[int]:
+        """Children (positions in ``kids``) for whom ``check`` fails with
+        household ``j`` (each check runs once, against every household)."""
+        if (check, *extra) not in fails:
+            fails[check, *extra] = ~check(singles, np.arange(kids.height), tables, *extra)
+        return np.flatnonzero(fails[check, *extra][:, j]).tolist()
+
+    for n, at in broken.items():
+        for j in at.tolist():
+            home = homes.row(j, named=True)
+            found = out[j]
+            if n == 1:
+                for i in failing(rules.rule_1_status, j):
+                    if kids["status"][i] != "waiting":
+                        found.append(Violation(1, ids[i], f"{who[i]} is {status_words(kids['status'][i])}, not "
+                                                          "waiting: only waiting children are proposed"))
+                if not tables.approved[j]:
+                    found.append(Violation(1, None, f"the household is {status_words(home['status'])}, "
+                                                    "not approved: only approved households are proposed"))
+            elif n == 2:
+                approved = approved_children_words(home["min_children"], home["max_children"])
+                what = "a single child" if kids.height == 1 else f"a sibling group of {kids.height} placed together"
+                found.append(Violation(2, None, f"approved for {approved}; this is {what}"))
+            elif n == 3:
+                lo, hi = home["min_age_months"], home["max_age_months"]
+                for i in failing(rules.ages_within_range, j):
+                    age = kids["age_months"][i]
+                    bound = f"approved up to {age_words(hi)}" if age > hi else f"approved from {age_words(lo)}"
+                    by = age - hi if age > hi else age - lo
+                    found.append(Violation(3, ids[i], f"{bound}; {who[i]} is {age_words(age)} "
+                                                      f"({_older_or_younger(by)})"))
+                sexes = " and ".join({"F": "girls", "M": "boys"}[s] for s in home["sexes"])
+                for i in failing(rules.sexes_approved, j):
+                    found.append(Violation(3, ids[i], f"approved for {sexes} only; {who[i]} is a "
+                                                      f"{'girl' if kids['sex'][i] == 'F' else 'boy'}"))
+            elif n == 4:
+                for k, need in enumerate(NEEDS):
+                    limit = int(region.household_arrays.consider[household_rows[j], k])
+                    for i in failing(rules.need_within_consider, j, k):
+                        level = int(singles.needs[i, k])
+                        found.append(Violation(4, ids[i], f"would consider up to {LEVEL_LABELS[limit]} ({limit}) "
+                                                          f"{NEED_LABELS[need]}; {whose[i]} are "
+                                                          f"{LEVEL_LABELS[level]} ({level})"))
+            elif n == 5:
+                for i in failing(rules.early_permanence_met, j):
+                    found.append(Violation(5, ids[i], f"{whose[i]} plan is early permanence (fostering for "
+                                                      "adoption); the household is not dual-approved"))
+                for i in failing(rules.direct_contact_met, j):
+                    found.append(Violation(5, ids[i], f"{whose[i]} plan includes direct contact; the household "
+                                                      "has not said it accepts direct contact"))
+            elif n == 6:
+                for i in failing(rules.rule_6_safety_distance, j):
+                    km = float(haversine_km(kids["birth_family_lat"][i], kids["birth_family_lon"][i],
+                                            home["lat"], home["lon"]))
+                    safety = float(kids["min_distance_km"][i])
+                    found.append(Violation(6, ids[i], f"the household lives {km:.1f} km from {whose[i]} birth "
+                                                      f"family; the safety distance is {safety:g} km "
+                                                      f"({safety - km:.1f} km short)"))
+            elif n == 7:
+                absent = kids.filter(kids["status"] != "waiting").select("child_id", "status").iter_rows()
+                named = ", ".join(f"{c} is {status_words(s)}" for c, s in absent)
+                found.append(Violation(7, None, f"this sibling group is to be placed together, but {named}, not "
+                                                "waiting, so the group cannot be placed now"))
+    for found in out:
+        found.sort(key=lambda v: v.rule)
     return out
 
 
@@ -232,8 +278,7 @@ def why_not(region: Region, child_id: str, household_id: str, weights: Weights) 
         "child_ids": region.children_of(unit_row)["child_id"].to_list(),
         "household_id": household_id,
         "eligible": not found,
-        "violations": [{"rule": v.rule, "child_id": v.child_id, "message": v.message} for v in found],
+        "violations": [v.as_dict() for v in found],
         "score": score,
-        **({"factors": result["factors"], "reasons": result["reasons"], "fee": result["fee"],
-            "weight": result["weight"]} if result else {}),
+        **({key: result[key] for key in ("factors", "reasons", "reason_details", "fee", "weight")} if result else {}),
     }

@@ -26,7 +26,7 @@ from tests.features.reference_rules import reference_broken_rules, reference_uni
 from tests.strategies import load_region, regions
 
 WHY_NOT_KEYS = {"unit_id", "child_ids", "household_id", "eligible", "violations", "score"}
-VIOLATION_KEYS = {"rule", "child_id", "message"}
+VIOLATION_KEYS = {"rule", "rule_name", "child_id", "message"}  # rule_name: CONTRACT.md, issue 9
 
 
 @functools.lru_cache(maxsize=None)
@@ -345,12 +345,12 @@ def test_why_not_json_has_the_contract_fields(tmp_path, run_cli):
             assert {v["rule"] for v in answer["violations"]} >= {1}
 
 
-WHY_NOT_EXTENSION = {"factors", "reasons", "fee", "weight"}
+WHY_NOT_EXTENSION = {"factors", "reasons", "reason_details", "fee", "weight"}  # reason_details: issue 9
 
 
 def test_why_not_json_has_the_contract_keys_and_only_the_documented_extension(tmp_path, run_cli):
     """CONTRACT.md spells out why-not's JSON; an eligible pair adds its
-    factors, reasons, fee and weight (the README documents the extension),
+    factors, reasons, reason_details, fee and weight (the README documents the extension),
     an ineligible one adds nothing."""
     children, households = write_region(tmp_path, seed=3, n_children=30, n_households=40)
     world = region_from_files(str(children), str(households), AS_OF)
