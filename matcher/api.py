@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from features.contract import EARLIEST_DATE
 from matcher.errors import OPTIONS, InputError, LookupInputError, Problem, SolverTimeout, name_options, option_problem
 from matcher.options import ProposalOptions, QueryOptions
 
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matcher.validation import RegionTables
 
 __all__ = [
-    "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions", "SolverTimeout",
+    "EARLIEST_DATE", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions", "SolverTimeout",
     "ScoresResult", "check_files", "check_validity", "describe_weights", "generate", "load_weights", "money",
     "name_options", "option_problem", "propose", "rank", "region_from_files", "region_from_frames",
     "region_from_tables", "region_summary", "scores", "why_not", "write_proposal", "write_region", "write_scores",
@@ -118,10 +119,11 @@ def check_files(children: str | os.PathLike, households: str | os.PathLike, as_o
     from features.contract import CHILDREN, HOUSEHOLDS
     from matcher.files.read import read_table
     from matcher.summary import region_summary as summarise
-    from matcher.validation import RegionTables
+    from matcher.validation import RegionTables, check_across
 
     kids = read_table(children, CHILDREN, as_of=as_of)
     homes = read_table(households, HOUSEHOLDS, as_of=as_of)
+    check_across(kids, homes)
     problems = tuple(kids.problems + homes.problems)
     counts = None if problems else summarise(RegionTables(kids.frame, homes.frame), as_of)
     return FileCheck(problems, tuple(kids.warnings + homes.warnings), counts)
