@@ -118,21 +118,25 @@ def _spreadsheet_habits(path: str, name: str, table: Table, cells: pl.DataFrame,
 def _numbers_as_codes(path: str, name: str, values: pl.Series, rows: pl.Series, is_id: bool,
                       sheet: Sheet) -> pl.Series:
     """A column of codes the spreadsheet holds as numbers, as the codes
-    typed: whole numbers without ``.0``. An id the spreadsheet cannot hold
-    exactly (a fraction, or too many digits) is a problem; a column of ids
-    held as numbers is a warning, since numbers lose leading zeros."""
+    typed: whole numbers without ``.0``. An id with more digits than a
+    spreadsheet's number keeps exactly is a problem; a column of ids held
+    as numbers is a warning, since numbers lose leading zeros."""
     number = values.cast(pl.Float64)
-    whole = (number == number.round(0)) & (number.abs() < EXACT_IN_A_FLOAT)
-    text = pl.select(pl.when(whole).then(number.cast(pl.Int64).cast(pl.String))
+    whole = number == number.round(0)
+    exact = number.abs() < EXACT_IN_A_FLOAT
+    digits = [None if v is None else f"{v:.0f}" for v in number.to_list()]
+    text = pl.select(pl.when(whole & exact).then(number.cast(pl.Int64, strict=False).cast(pl.String))
+                     .when(whole).then(pl.Series(digits, dtype=pl.String))
                      .otherwise(number.cast(pl.String)).alias(values.name)).to_series()
     if not is_id:
         return text
-    for row, value in zip(rows.filter(number.is_not_null() & ~whole.fill_null(False)).to_list(),
-                          text.filter(number.is_not_null() & ~whole.fill_null(False)).to_list()):
+    inexact = (number.is_not_null() & ~exact).fill_null(False)
+    for row, value in zip(rows.filter(inexact).to_list(), text.filter(inexact).to_list()):
         sheet.problems.append(Problem(
             path, row, values.name, value,
-            "an id as it was typed; the spreadsheet holds this id as a number it cannot keep exactly (shown "
-            "like 1.2E+05): format the column as text and enter the id again", sheet=name))
+            "an id as it was typed; the spreadsheet holds this id as a number with more digits than it keeps "
+            "exactly (it shows such numbers like 1.2E+19): format the column as text and enter the id again",
+            sheet=name))
     sheet.warnings.append(
         f"{path}, sheet {name}, column {values.name}: the ids are held as numbers, and a spreadsheet drops "
         f"leading zeros from numbers (00123 becomes 123); if any id had them, format the column as text and "
