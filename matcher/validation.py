@@ -201,8 +201,18 @@ def text_cells(frame: pl.DataFrame, table: Table, *, source: str, rows: pl.Serie
             if values is None:
                 sink.add(int(rows[bad]), name, None, "UTF-8 text; found bytes that are not UTF-8")
                 continue
+        if col.kind == INT and dtype.is_float():
+            values = _whole_floats(values)
         out.append(_as_text(values))
     return pl.DataFrame(out) if out else pl.DataFrame(), sink.problems
+
+
+def _whole_floats(values: pl.Series) -> pl.Series:
+    """Whole numbers held as floats (every number in a workbook, a Parquet
+    float column) as the digits a person typed: 2.0 is "2"."""
+    whole = (values == values.round(0)) & (values.abs() < 2.0**62)
+    return pl.select(pl.when(whole).then(values.cast(pl.Int64, strict=False).cast(pl.String))
+                     .otherwise(values.cast(pl.String)).alias(values.name)).to_series()
 
 
 def _as_text(values: pl.Series) -> pl.Series:
@@ -236,11 +246,15 @@ def _parse(values: pl.Series, col: Column) -> tuple[pl.Series, list[tuple[pl.Ser
         return values, []
     checks: list[tuple[pl.Series, str]] = []
     if col.kind == INT:
-        # Only digits (and a zero fraction, as spreadsheets write whole
-        # numbers): "1e-400" is not 0 and "2.5" is not 2.
-        whole = values.str.contains(WHOLE_NUMBER).fill_null(False)
-        number = values.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
-        typed = pl.select(pl.when(whole).then(number).otherwise(None).alias(values.name)).to_series()
+        # Only digits with an optional sign (the cast takes nothing else),
+        # or with a zero fraction as spreadsheets write whole numbers:
+        # "1e-400" is not 0 and "2.5" is not 2.
+        typed = values.cast(pl.Int64, strict=False)
+        other = present & typed.is_null()
+        if other.any():
+            zero_fraction = other & values.str.contains(WHOLE_NUMBER).fill_null(False)
+            number = values.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+            typed = pl.select(pl.when(zero_fraction).then(number).otherwise(typed).alias(values.name)).to_series()
         checks.append((present & typed.is_null(), col.expected()))
     elif col.kind == FLOAT:
         typed = values.cast(pl.Float64, strict=False)
@@ -311,6 +325,12 @@ def id_keys(ids: pl.Series) -> pl.Series:
 
 def _check_id_text(sink: _Sink, raw: pl.DataFrame, values: pl.Series, name: str) -> None:
     """The id rules that look at one id alone."""
+    # One pass finds the ids any rule below could refuse (most files: none).
+    starts = "".join("\\" + c for c in ID_FORMULA_STARTS)
+    odd = values.str.contains(rf"[;\p{{Cc}}]|^[{starts}0-9]").fill_null(False) \
+        | (values.str.len_chars() > ID_MAX_CHARS).fill_null(False)
+    if not odd.any():
+        return
     separators = values.str.contains(r"[;\r\n]").fill_null(False)
     sink.report(raw, separators, name, "an id without ';' or line breaks")
     control = values.str.contains(r"\p{Cc}").fill_null(False) & ~separators
@@ -360,6 +380,8 @@ def _check_duplicates(sink: _Sink, frame: pl.DataFrame, col: Column) -> None:
     if col.unique:
         exact = present & ~ids.is_first_distinct()
         sink.report(frame, exact, name, f"a unique {name}; this id appears on an earlier row")
+    if id_keys(ids).n_unique() == ids.n_unique():  # no two spellings of one id: the usual case
+        return
     keyed = frame.select(pl.col(ROW), pl.col(name), id_keys(ids)).join(
         _spellings(frame, name), on=_KEY, how="left", maintain_order="left")
     differs = present & (keyed[name] != keyed["__ref__"]).fill_null(False) & ~exact
@@ -552,6 +574,9 @@ def check_across(children: CheckedTable, households: CheckedTable) -> None:
     twice, and would count as another agency for inter-agency fees. (Rows
     that differ from the households' own usual spelling are named already.)"""
     if children.frame is None or households.frame is None:
+        return
+    spellings = pl.concat([children.frame["agency_id"], households.frame["agency_id"]]).drop_nulls().unique()
+    if id_keys(spellings).n_unique() == spellings.len():  # one spelling of each agency: the usual case
         return
     theirs = _spellings(children.frame, "agency_id")
     ours = _spellings(households.frame, "agency_id").rename({"__ref__": "__ours__"}).drop("__ref_row__")

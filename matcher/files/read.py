@@ -40,14 +40,13 @@ def _raw_csv(path: str) -> tuple[pl.DataFrame | None, list[Problem]]:
         return None, [Problem(path, None, None, None, "UTF-8 text; this file is UTF-16 (a spreadsheet's "
                                                       "\"Unicode text\"): save it as CSV UTF-8")]
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         bad = data[exc.start : exc.start + 4]
         return None, [Problem(path, line, None, repr(bad)[2:-1], "UTF-8 text; found bytes that are not UTF-8")]
     if data.startswith(b"\xef\xbb\xbf"):  # the byte-order mark spreadsheets write
-        data = data[3:]
-    text = data.decode("utf-8")
+        data, text = data[3:], text[1:]
     problems = _separator_problems(path, text) or _quote_problems(path, text) \
         or _csv_shape_problems(path, text, rows=False)
     if problems:
@@ -67,7 +66,8 @@ def _raw_csv(path: str) -> tuple[pl.DataFrame | None, list[Problem]]:
 def _separator_problems(path: str, text: str) -> list[Problem]:
     """A header split by ``;`` or tabs and not by commas: a spreadsheet
     saved the file with another separator."""
-    header = text.split("\n", 1)[0]
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]
     if "," in header:
         return []
     for sign, name in ((";", "semicolon"), ("\t", "tab")):
@@ -130,7 +130,9 @@ def _csv_shape_problems(path: str, text: str, rows: bool) -> list[Problem]:
     import io as text_io
 
     problems = []
-    reader = csv.reader(text_io.StringIO(text, newline=""))
+    # The header alone needs only the start of the file (a header longer
+    # than a megabyte is not one).
+    reader = csv.reader(text_io.StringIO(text if rows else text[: 1 << 20], newline=""))
     try:
         header = next(reader)
     except (StopIteration, csv.Error):

@@ -12,6 +12,7 @@ numbers them (the header is row 1), and every problem names the sheet.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -41,15 +42,14 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _load(path: str):
-    """The reader, the first sheet's name, its header cells and its typed
-    cells; raises what fastexcel raises."""
+def _load(path: str) -> tuple[str | None, pl.DataFrame]:
+    """The first sheet's name and its typed cells (header from row 1);
+    raises what fastexcel raises."""
     import fastexcel
 
     reader = fastexcel.read_excel(path)
     if not reader.sheet_names:
-        return reader, None, [], pl.DataFrame()
-    header = reader.load_sheet(0, header_row=None, n_rows=1, dtypes="string").to_polars()
+        return None, pl.DataFrame()
     # fastexcel logs a warning for a column with no values at all (an empty
     # optional column is normal here).
     quiet = logging.getLogger("fastexcel")
@@ -60,7 +60,11 @@ def _load(path: str):
                                   skip_whitespace_tail_rows=True).to_polars()
     finally:
         quiet.setLevel(level)
-    return reader, reader.sheet_names[0], list(header.row(0)) if header.height else [], cells
+    return reader.sheet_names[0], cells
+
+
+REPEATED = re.compile(r"^(.+)_(\d+)$")
+"""fastexcel names the second ``status`` column ``status_1``."""
 
 
 def read_sheet(path: str, table: Table) -> Sheet:
@@ -72,27 +76,24 @@ def read_sheet(path: str, table: Table) -> Sheet:
         return Sheet(None, None, problems=[Problem(path, None, None, None, "a CSV or Parquet file; reading a "
                                                    "workbook needs the fastexcel package (pip install fastexcel)")])
     try:
-        _, name, header, cells = _load(path)
+        name, cells = _load(path)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own errors and pyarrow's
         return Sheet(None, None, problems=[Problem(path, None, None, None, f"a readable workbook ({_first_line(exc)})")])
-    if name is None or not any(h is not None and str(h).strip() for h in header):
+    if name is None or cells.width == 0:
         return Sheet(name, None, problems=[Problem(path, None, None, None, "a header row in row 1 of the first "
                                                    "sheet and data rows below it; the sheet is empty",
                                                    sheet=name)])
     sheet = Sheet(name, None)
-    seen = set()
-    for label in header:
-        label = "" if label is None else str(label).strip()
-        if label and label in seen:
-            sheet.problems.append(Problem(path, 1, label, None, "each column once in the header; it is repeated",
-                                          sheet=name))
-        seen.add(label)
+    for label in cells.columns:
+        again = REPEATED.match(label)
+        if again and again.group(1) in cells.columns and again.group(1) in table.names:
+            sheet.problems.append(Problem(path, 1, again.group(1), None,
+                                          "each column once in the header; it is repeated", sheet=name))
     if sheet.problems:
         return sheet
     rows = pl.Series("__row__", range(2, cells.height + 2), dtype=pl.Int64)
-    if cells.width:
-        filled = ~cells.select(pl.all_horizontal(pl.all().is_null())).to_series()
-        cells, rows = cells.filter(filled), rows.filter(filled)
+    filled = ~cells.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    cells, rows = cells.filter(filled), rows.filter(filled)
     sheet.frame, sheet.rows = _spreadsheet_habits(path, name, table, cells, rows, sheet)
     return sheet
 
