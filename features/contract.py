@@ -7,6 +7,8 @@ default live in exactly one place.
 
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 
 NEEDS: tuple[str, ...] = (
@@ -61,6 +63,36 @@ SIBLING_PLANS = ("together", "apart")
 CONTACT_PLANS = ("none", "letterbox", "direct")
 AGENCY_TYPES = ("la", "vaa")
 
+# Ids (CONTRACT.md, "Ids, explanations, near misses and manifests").
+ID_MAX_CHARS = 64
+ID_FORMULA_STARTS = ("=", "+", "-", "@")
+"""A spreadsheet runs a cell beginning with one of these as a formula."""
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_NO_ZERO_WIDTH = str.maketrans("", "", ZERO_WIDTH)
+
+
+def id_key(value: str) -> str:
+    """The form in which two ids are compared: Unicode NFKC, case folded,
+    zero-width characters removed and trimmed. Ids with the same key are
+    the same id written twice.
+
+    >>> id_key(" C\u200b001 ") == id_key("c001") == id_key("\uff23\uff10\uff10\uff11")
+    True
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    return folded.translate(_NO_ZERO_WIDTH).strip()
+
+
+# Plausibility: values the types allow but no real case has.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+"""No date in the files (or --as-of) is earlier."""
+ADULT_MONTHS = 18 * 12
+"""A waiting child is younger than this at --as-of."""
+MAX_SAFETY_KM = 1000.0
+"""The largest plausible birth-family safety distance."""
+BRITISH_ISLES = (49.0, 61.0, -11.0, 2.0)
+"""(south, north, west, east) in degrees: a location outside is warned about."""
+
 # Column kinds. "codes" is a `;`-separated list of codes inside one cell.
 STR, INT, FLOAT, DATE, BOOL, CODE, CODES = "str", "int", "float", "date", "bool", "code", "codes"
 
@@ -79,6 +111,9 @@ class Column:
     codes: tuple[str, ...] | None = None
     default: object = None
     unique: bool = False
+    is_id: bool = False
+    """An id (a code): the id rules apply (ID_MAX_CHARS, ID_FORMULA_STARTS,
+    no control characters, ids equal by :func:`id_key` are the same)."""
 
     def expected(self) -> str:
         """What a valid cell looks like, in words, for error messages."""
@@ -135,13 +170,13 @@ CHILDREN = Table(
     name="children",
     id_column="child_id",
     columns=(
-        Column("child_id", STR, True, "opaque child code", unique=True),
-        Column("agency_id", STR, True, "the responsible local authority"),
+        Column("child_id", STR, True, "opaque child code", unique=True, is_id=True),
+        Column("agency_id", STR, True, "the responsible local authority", is_id=True),
         Column("region", STR, True, "regional adoption agency / exchange area"),
         Column("date_of_birth", DATE, True, "age is whole calendar months completed at --as-of"),
         Column("sex", CODE, True, "F or M", codes=SEXES),
         Column("ethnicity", CODE, True, "heritage (DfE/ONS code)", codes=ETHNICITY_CODES),
-        Column("sibling_group_id", STR, False, "shared by siblings; empty for a single child"),
+        Column("sibling_group_id", STR, False, "shared by siblings; empty for a single child", is_id=True),
         Column("sibling_plan", CODE, False, "together or apart (default together in a group)",
                codes=SIBLING_PLANS),
         *_need_columns("need_", True, "{need}: 0 none, 1 mild, 2 moderate, 3 severe/complex"),
@@ -153,7 +188,7 @@ CHILDREN = Table(
         Column("lon", FLOAT, True, "approximate longitude of the current placement", lo=-180, hi=180),
         Column("birth_family_lat", FLOAT, False, "approximate latitude of the birth family", lo=-90, hi=90),
         Column("birth_family_lon", FLOAT, False, "approximate longitude of the birth family", lo=-180, hi=180),
-        Column("min_distance_km", FLOAT, False, "safety distance from the birth family", lo=0),
+        Column("min_distance_km", FLOAT, False, "safety distance from the birth family", lo=0, hi=MAX_SAFETY_KM),
         Column("status", CODE, True, "only waiting children are proposed", codes=CHILD_STATUSES),
     ),
 )
@@ -162,8 +197,8 @@ HOUSEHOLDS = Table(
     name="households",
     id_column="household_id",
     columns=(
-        Column("household_id", STR, True, "opaque household code", unique=True),
-        Column("agency_id", STR, True, "approving agency (LA or VAA)"),
+        Column("household_id", STR, True, "opaque household code", unique=True, is_id=True),
+        Column("agency_id", STR, True, "approving agency (LA or VAA)", is_id=True),
         Column("agency_type", CODE, True, "la or vaa", codes=AGENCY_TYPES),
         Column("region", STR, True, "regional adoption agency / exchange area"),
         Column("approval_date", DATE, True, "adopters' wait is measured from here"),
@@ -188,6 +223,7 @@ HOUSEHOLDS = Table(
 )
 
 TABLES = {"children": CHILDREN, "households": HOUSEHOLDS}
+ID_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(c.name for t in TABLES.values() for c in t.columns if c.is_id))
 
 
 def markdown_table(table: Table) -> str:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from features.contract import EARLIEST_DATE
 from matcher.errors import OPTIONS, InputError, LookupInputError, Problem, SolverTimeout, name_options, option_problem
 from matcher.options import NUMBERS, ProposalOptions, QueryOptions, RegionRequest, iso_date, number
 
@@ -61,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matcher.validation import RegionTables
 
 __all__ = [
-    "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions",
+    "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions",
     "RegionRequest", "SolverTimeout", "ScoresResult", "check_files", "check_output_file", "check_output_folder",
     "check_validity", "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "money",
     "name_options", "near_misses", "number", "option_problem", "propose", "rank", "region_from_files",
@@ -128,10 +129,11 @@ def check_files(children: str | os.PathLike, households: str | os.PathLike, as_o
     from features.contract import CHILDREN, HOUSEHOLDS
     from matcher.files.read import read_table
     from matcher.summary import region_summary as summarise
-    from matcher.validation import RegionTables
+    from matcher.validation import RegionTables, check_across
 
     kids = read_table(children, CHILDREN, as_of=as_of)
     homes = read_table(households, HOUSEHOLDS, as_of=as_of)
+    check_across(kids, homes)
     problems = tuple(kids.problems + homes.problems)
     counts = None if problems else summarise(RegionTables(kids.frame, homes.frame), as_of)
     return FileCheck(problems, tuple(kids.warnings + homes.warnings), counts)

@@ -6,9 +6,17 @@ maps option names to its flags and errors to exit statuses."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 SHOWN_IN_MESSAGE = 50
+"""Lines of problems a message shows (``matcher validate`` shows all)."""
+SHOWN_PER_COLUMN = 20
+"""Lines shown for one file and column before "and N more rows like this"."""
+QUOTED_CHARS = 80
+QUOTED_OPTION_CHARS = 4_352
+"""An option's value (often a path, up to PATH_MAX) is quoted whole up to here."""
+"""At most this much of a bad value is quoted."""
 
 OPTIONS = "options"
 """The ``file`` of a problem with an option value rather than with a table."""
@@ -34,16 +42,55 @@ class Problem:
     code: str = "invalid"
     """What kind of problem, for front ends: "invalid" (a bad cell or file),
     "bad_option", "unknown_id", "not_waiting", "infeasible"."""
+    sheet: str | None = None
+    """The sheet of a workbook the problem is on."""
 
-    def __str__(self) -> str:
+    def where(self, row: bool = True) -> str:
+        """File (and sheet), row and column, as messages name them."""
         where = self.file
-        if self.row is not None:
+        if self.sheet is not None:
+            where += f", sheet {self.sheet}"
+        if row and self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
             kind = self.kind or ("option" if self.file in ("command line", OPTIONS) else "column")
             where += f", {kind} {self.column}"
-        got = "" if self.value is None else f": got {self.value!r}"
-        return f"{where}{got}; expected {name_options(self.expected)}"
+        return where
+
+    def __str__(self) -> str:
+        limit = QUOTED_OPTION_CHARS if self.file in ("command line", OPTIONS) else QUOTED_CHARS
+        got = "" if self.value is None else f": got {quoted(self.value, limit)}"
+        return f"{self.where()}{got}; expected {name_options(self.expected)}"
+
+
+def quoted(value: str, limit: int = QUOTED_CHARS) -> str:
+    """A value as a message quotes it: at most ``limit`` characters of it,
+    and its length when it is longer."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
+
+
+def grouped_lines(problems: list[Problem], per_column: int = SHOWN_PER_COLUMN, render=str) -> list[str]:
+    """One line per problem (``render(problem)``), but at most
+    ``per_column`` for one file and column: the rest are counted on one
+    line, "and N more rows like this", where the first of them would have
+    been."""
+    seen: Counter = Counter()
+    lines: list[str | None] = []
+    more_at: dict[tuple, int] = {}
+    for p in problems:
+        key = (p.file, p.sheet, p.column, p.kind)
+        seen[key] += 1
+        if seen[key] <= per_column:
+            lines.append(render(p))
+        elif key not in more_at:
+            more_at[key] = len(lines)
+            lines.append(None)
+    for key, at in more_at.items():
+        first = next(p for p in problems if (p.file, p.sheet, p.column, p.kind) == key)
+        lines[at] = f"{first.where(row=False)}: and {seen[key] - per_column} more rows like this"
+    return [line for line in lines if line is not None]
 
 
 class InputError(Exception):
@@ -58,11 +105,13 @@ class InputError(Exception):
         super().__init__(self.render())
 
     def render(self, limit: int | None = SHOWN_IN_MESSAGE) -> str:
-        shown = self.problems if limit is None else self.problems[:limit]
-        lines = [str(p) for p in shown]
-        rest = len(self.problems) - len(shown)
+        """Every problem, one a line, at most :data:`SHOWN_PER_COLUMN` for
+        one file and column; then at most ``limit`` lines."""
+        grouped = grouped_lines(self.problems)
+        lines = grouped if limit is None else grouped[:limit]
+        rest = len(grouped) - len(lines)
         if rest > 0:
-            lines.append(f"... and {rest} more problems (matcher validate lists them all)")
+            lines.append(f"... and {rest} more lines of problems (matcher validate lists them all)")
         if len(self.problems) > 1:
             lines.insert(0, f"{len(self.problems)} problems found:")
         return "\n".join(lines)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from features.contract import ETHNICITY_CODES, NEEDS
+from features.contract import BRITISH_ISLES, ETHNICITY_CODES, NEEDS
 
 DAY = np.timedelta64(1, "D")
 
@@ -125,7 +125,14 @@ def _choice(rng: np.random.Generator, options, p, size):
 def _points(rng: np.random.Generator, n: int, spread: float = SPREAD_DEG) -> tuple[np.ndarray, np.ndarray]:
     lat = CENTRE[0] + rng.normal(0.0, spread, n)
     lon = CENTRE[1] + rng.normal(0.0, spread * 1.6, n)
-    return np.round(lat, 2), np.round(lon, 2)
+    return _in_the_british_isles(lat, lon)
+
+
+def _in_the_british_isles(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (2 decimals) kept inside the box validation warns outside of:
+    a rare draw in a large region would otherwise fall in the North Sea."""
+    south, north, west, east = BRITISH_ISLES
+    return np.round(np.clip(lat, south, north), 2), np.round(np.clip(lon, west, east), 2)
 
 
 def _dates(days_before: np.ndarray, as_of: dt.date) -> np.ndarray:
@@ -179,8 +186,8 @@ def generate_children(n: int, rng: np.random.Generator, as_of: dt.date, cal: Cal
 
     lat_u, lon_u = _points(rng, n_units)
     known = rng.random(n_units) < cal.birth_family_known
-    bf_lat_u = np.round(lat_u + rng.normal(0, 0.15, n_units), 2)
-    bf_lon_u = np.round(lon_u + rng.normal(0, 0.25, n_units), 2)
+    bf_lat_u, bf_lon_u = _in_the_british_isles(lat_u + rng.normal(0, 0.15, n_units),
+                                               lon_u + rng.normal(0, 0.25, n_units))
     safety = known & (rng.random(n_units) < cal.safety_distance)
     safety_km = np.round(rng.choice([10.0, 20.0, 30.0, 50.0], n_units), 1)
     status_u = _choice(rng, ["waiting", "linked", "matched", "placed"], cal.child_status_p, n_units)

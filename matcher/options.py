@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from features.contract import EARLIEST_DATE
 from matcher.errors import InputError, option_problem
 from matcher.ranges import LONGEST_WHOLE, Allowed, as_number, shown
 from matcher.scoring.weights import Weights
@@ -65,15 +66,21 @@ _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def iso_date(option: str, value) -> dt.date:
-    """An ISO ``YYYY-MM-DD`` date (text or a date) for option ``option``."""
+    """An ISO ``YYYY-MM-DD`` date (text or a date) for option ``option``,
+    from :data:`~features.contract.EARLIEST_DATE` on."""
+    day = None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and _DATE_TEXT.fullmatch(value.strip()):
+        day = value
+    elif isinstance(value, str) and _DATE_TEXT.fullmatch(value.strip()):
         try:
-            return dt.date.fromisoformat(value.strip())
+            day = dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise InputError(option_problem(option, shown(value), "a date YYYY-MM-DD"))
+    if day is None:
+        raise InputError(option_problem(option, shown(value), "a date YYYY-MM-DD"))
+    if day < EARLIEST_DATE:
+        raise InputError(option_problem(option, shown(value), f"a date from {EARLIEST_DATE.isoformat()} on"))
+    return day
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from matcher.generate import generate_region
 from matcher.files.read import read_region
 from matcher.files.write import write_table
 from matcher.validation import RegionTables
-from features.contract import CHILDREN, HOUSEHOLDS, NEEDS
+from features.contract import ADULT_MONTHS, CHILDREN, HOUSEHOLDS, NEEDS
 from tests.features.reference_rules import age_in_months, haversine_km
 
 # Month ends and leap days, where "whole months completed" is easiest to get wrong.
@@ -130,7 +130,10 @@ def regions(draw, max_children: int = 14, max_households: int = 9) -> DrawnRegio
         i, j = draw(child), draw(home)
         bound = draw(st.sampled_from(["min_age_months", "max_age_months"]))
         if draw(st.booleans()):
-            _set_birth(kids[i], draw(st.sampled_from(_edge_births(homes[j][bound], as_of))))
+            # A waiting child is under 18 (216 months): the oldest bound a
+            # child can sit on is 215 months.
+            months = min(homes[j][bound], ADULT_MONTHS - 1)
+            _set_birth(kids[i], draw(st.sampled_from(_edge_births(months, as_of))))
         else:
             age = age_in_months(kids[i]["date_of_birth"], as_of)
             if bound == "min_age_months":

@@ -27,7 +27,7 @@ FLAGS = {
     "sibling_contact_km": "--sibling-contact-km", "shortlist": "--shortlist", "time_limit_s": "--time-limit",
     "workers": "--workers", "seed": "--seed", "solver_seed": "--seed", "top": "--top",
     "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
-    "as_of": "--as-of", "out": "--out",
+    "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
 }
 
 
@@ -41,9 +41,8 @@ def _on_the_command_line(error: InputError) -> InputError:
     problems = []
     for p in error.problems:
         if p.file == api.OPTIONS:
-            p = dataclasses.replace(p, file="command line", column=FLAGS.get(p.column, p.column), kind=None,
-                                    expected=api.name_options(p.expected, FLAGS))
-        problems.append(p)
+            p = dataclasses.replace(p, file="command line", column=FLAGS.get(p.column, p.column), kind=None)
+        problems.append(dataclasses.replace(p, expected=api.name_options(p.expected, FLAGS)))
     out = type(error).__new__(type(error))
     InputError.__init__(out, problems)
     return out
@@ -71,9 +70,9 @@ def region_options(func):
     func = click.option("--as-of", "as_of", default=None, metavar="DATE",
                         help="Date ages and waits are measured at (YYYY-MM-DD; default today).")(func)
     func = click.option("--households", "households", required=True, metavar="FILE",
-                        help="Households file (CSV or Parquet).")(func)
+                        help="Households file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
     func = click.option("--children", "children", required=True, metavar="FILE",
-                        help="Children file (CSV or Parquet).")(func)
+                        help="Children file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
     return func
 
 
@@ -101,7 +100,7 @@ def validate(children: str, households: str, as_of: str | None) -> None:
     checked = api.check_files(children, households, _parse_date(as_of, "--as-of"))
     _echo_warnings(checked.warnings)
     if checked.problems:
-        click.echo(InputError(list(checked.problems)).render(limit=None), err=True)
+        click.echo(_on_the_command_line(InputError(list(checked.problems))).render(limit=None), err=True)
         sys.exit(2)
     click.echo("valid")
     click.echo(format_summary(checked.counts))
