@@ -39,7 +39,9 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     batch proposal, and say where every file is."""
     os.makedirs(out, exist_ok=True)
     kids, homes = api.generate(seed, DEMO_CHILDREN, DEMO_HOUSEHOLDS, as_of)
-    children_path, households_path = (str(p) for p in api.write_region(kids, homes, out))
+    made = api.provenance("generate", as_of=as_of, options={"seed": seed, "children": DEMO_CHILDREN,
+                                                             "households": DEMO_HOUSEHOLDS, "format": "csv"})
+    children_path, households_path = (str(p) for p in api.write_region(kids, homes, out, "csv", made))
     click.echo(f"Synthetic region (seed {seed}, as of {as_of.isoformat()}) written to {out}/")
     region = api.region_from_files(children_path, households_path, as_of)
     click.echo("Validated against the contract:")
@@ -54,7 +56,9 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     click.echo("Batch proposal: matcher propose --out " + os.path.join(out, "proposal.csv"))
     proposal = api.propose(region)
     links_path = os.path.join(out, "proposal.csv")
-    summary, summary_path = api.write_proposal(region, proposal, links_path)
+    made = api.provenance("propose", children=children_path, households=households_path, as_of=as_of,
+                          options=api.ProposalOptions(), weights=api.ProposalOptions().weights)
+    summary, summary_path = api.write_proposal(region, proposal, links_path, made)
     lines = summary.splitlines()
     shown = lines[:20]
     click.echo("\n".join(shown))

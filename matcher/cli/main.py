@@ -14,7 +14,6 @@ import dataclasses
 import datetime as dt
 import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -26,6 +25,7 @@ FLAGS = {
     "budgets": "--budget", "min_score": "--min-score", "fixed": "--fix", "excluded": "--exclude",
     "sibling_contact_km": "--sibling-contact-km", "shortlist": "--shortlist", "time_limit_s": "--time-limit",
     "workers": "--workers", "seed": "--seed", "top": "--top", "child_id/household_id": "--child/--household",
+    "out": "--out", "force": "--force", "links": "--links",
 }
 
 
@@ -39,19 +39,6 @@ def _on_the_command_line(error: InputError) -> InputError:
         problems.append(p)
     out = type(error).__new__(type(error))
     InputError.__init__(out, problems)
-    return out
-
-
-def check_out_path(path: str, option: str = "--out") -> Path:
-    """An output file path whose folder exists; an input error otherwise."""
-    out = Path(path)
-    if out.is_dir():
-        raise InputError(Problem("command line", None, option, path, "a file path; this is a folder"))
-    if not out.parent.exists():
-        raise InputError(Problem("command line", None, option, path, f"a path in an existing folder; "
-                                                                    f"{out.parent} does not exist"))
-    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise InputError(Problem("command line", None, option, path, "a .csv or .parquet file name"))
     return out
 
 
@@ -116,21 +103,24 @@ def validate(children: str, households: str, as_of: str | None) -> None:
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
               help="Date the region is drawn at (default today); the same seed and date give the same files.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str) -> None:
+@click.option("--force", is_flag=True, default=False, help="Replace a region already in the folder.")
+def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str,
+             force: bool) -> None:
     """Write a synthetic region in the contract's format."""
     day = _parse_date(as_of, "--as-of")
     if n_children < 1 or n_households < 1:
         raise InputError(Problem("command line", None, "--children/--households",
                                  f"{n_children}/{n_households}", "at least one child and one household"))
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))
+    api.check_region_folder(out, replace=force)
     kids, homes = api.generate(seed, n_children, n_households, day)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as exc:
         raise InputError(Problem("command line", None, "--out", out, f"a folder that can be made ({exc.strerror})")) \
             from None
-    api.write_region(kids, homes, out, fmt)
+    made = api.provenance("generate", as_of=day, options={"seed": seed, "children": n_children,
+                                                          "households": n_households, "format": fmt})
+    api.write_region(kids, homes, out, fmt, made)
     click.echo(f"wrote {n_children} children and {n_households} households to {out}")
 
 
@@ -205,17 +195,20 @@ def scores(children, households, as_of, out, weights_file) -> None:
     """Every feasible unit-household pair with its score, weight and factors."""
     from matcher.cli.render import progress_printer
 
-    path = check_out_path(out)
+    paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file})
     weights = api.load_weights(weights_file)
     region = load_region(children, households, as_of)
     advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
+    options = api.QueryOptions(weights=weights)
     try:
-        result = api.scores(region, api.QueryOptions(weights=weights), progress=advance)
+        result = api.scores(region, options, progress=advance)
     finally:
         if stop:
             stop()
-    api.write_scores(result, path)
-    click.echo(f"wrote {result.frame.height} feasible pairs to {out}", err=True)
+    made = api.provenance("scores", children=children, households=households, as_of=region.as_of, options=options,
+                          weights=weights, weights_file=weights_file)
+    manifest = api.write_scores(result, paths, made)
+    click.echo(f"wrote {result.frame.height} feasible pairs to {out} and its manifest to {manifest}", err=True)
 
 
 @cli.command()
@@ -229,17 +222,20 @@ def scores(children, households, as_of, out, weights_file) -> None:
 @click.option("--sibling-contact-km", type=float, default=None,
               help="Siblings placed apart go to households at most this far apart.")
 @click.option("--shortlist", type=int, default=None, help="Up to K households per unit and K units per household.")
-@click.option("--time-limit", type=float, default=60.0, show_default=True, help="CP-SAT time limit (seconds).")
+@click.option("--time-limit", type=float, default=60.0, show_default=True,
+              help="CP-SAT time limit (seconds, counted as the solver's deterministic work: a stopped search "
+                   "gives the same proposal every run).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="CP-SAT search workers; 1 gives repeatable output.")
 @click.option("--seed", type=int, default=0, show_default=True, help="CP-SAT random seed.")
 @weights_option
 def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
             time_limit, workers, seed, weights_file) -> None:
-    """A batch proposal of links to explore, with a summary beside it."""
+    """A batch proposal of links to explore, with a summary and a manifest beside it."""
     from matcher.cli.render import progress_printer
 
-    path = check_out_path(out)
+    paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file},
+                            summary=True)
     options = api.ProposalOptions.parse(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
                                         time_limit, workers, seed)
     options = dataclasses.replace(options, weights=api.load_weights(weights_file))
@@ -250,10 +246,27 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
     finally:
         if stop:
             stop()
-    summary, summary_path = api.write_proposal(region, proposal, path)
+    made = api.provenance("propose", children=children, households=households, as_of=region.as_of, options=options,
+                          weights=options.weights, weights_file=weights_file)
+    summary, summary_path = api.write_proposal(region, proposal, paths, made, names=FLAGS)
     click.echo(summary, nl=False)
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
-    click.echo(f"wrote {proposal.links.height} links to {out} and the summary to {summary_path}", err=True)
+    click.echo(f"wrote {proposal.links.height} links to {out}, the summary to {summary_path} and the manifest to "
+               f"{paths.manifest}", err=True)
+
+
+@cli.command("validate-proposal")
+@click.option("--links", "links", required=True, metavar="FILE", help="A links file written by propose.")
+def validate_proposal(links: str) -> None:
+    """Check that a links file, its summary and its manifest belong
+    together, and that the input files they name are unchanged."""
+    found = api.check_proposal_files(links)
+    for line in found.checked:
+        click.echo(f"ok: {line}")
+    if found.problems:
+        click.echo(InputError(list(found.problems)).render(limit=None), err=True)
+        sys.exit(2)
+    click.echo(f"{links}: its summary and manifest describe it")
 
 
 @cli.command("weights")
@@ -273,8 +286,7 @@ def demo(out: str, seed: int, as_of: str) -> None:
     """Make a synthetic region, validate it and show what matcher does."""
     from matcher.cli.demo import run_demo
 
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(Problem("command line", None, "--out", out, "a folder; this is a file"))
+    api.check_region_folder(out, replace=True)  # the demo's own folder: a second demo replaces the first
     run_demo(out, seed, _parse_date(as_of, "--as-of"))
 
 
