@@ -436,3 +436,45 @@ def test_set_aside_names_the_option_given(bigger_region, run_cli, tmp_path, give
     assert all(flag in why and other not in why for why in set_aside.values())
     if flag == "--exclude":
         assert unit in set_aside and household in set_aside[unit]
+
+
+# --- 6. a search stopped by its time limit is repeatable -----------------------------------------------------------
+
+def test_a_search_stopped_by_its_time_limit_gives_the_same_bytes_on_a_busy_machine(tmp_path, run_cli):
+    import subprocess
+    import sys
+
+    from matcher.api import region_from_files
+    from matcher.options import make_request
+    from matcher.proposals.propose import propose
+
+    kids, homes = generate_region(5, 200, 300, AS_OF)
+    children, households = tmp_path / "children.csv", tmp_path / "households.csv"
+    write_table(kids, children, CHILDREN)
+    write_table(homes, households, HOUSEHOLDS)
+    region = region_from_files(children, households, AS_OF)
+    plain = propose(region, make_request())
+    fees = plain.links.join(region.units.select("unit_id", "agency_id"), on="unit_id")
+    spent = dict(fees.group_by("agency_id").agg(pl.col("fee").sum()).iter_rows())
+    # Budgets at half of what the unconstrained optimum spends: they bind, and the search is hard.
+    budgets = [f"{a}={spent.get(a, 0) // 2}" for a in region.agencies]
+    limit = next((t for t in (0.2, 0.1, 0.05, 0.02, 0.5, 1.0)
+                  if propose(region, make_request(budgets=budgets, time_limit_s=t)).status == "feasible"), None)
+    assert limit is not None, "no short time limit stops this search with a proposal in hand"
+    args = [*_files(children, households), *[f"--budget={b}" for b in budgets], "--time-limit", str(limit)]
+    outputs = []
+    for run in range(3):
+        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 if run == 1 else 0)]
+        try:
+            status, out, err = run_cli("propose", *args, "--out", tmp_path / "links.csv")
+        finally:
+            for process in busy:
+                process.kill()
+                process.wait()
+        assert status == 0, err
+        summary = next(tmp_path.glob("links*summary.txt"))
+        outputs.append(((tmp_path / "links.csv").read_bytes(), summary.read_bytes(),
+                        out))
+    assert outputs[0][0] == outputs[1][0] == outputs[2][0]
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "stopped at its time limit" in out and f"--time-limit {limit:g} s" in out
