@@ -20,8 +20,19 @@ _OBJECTIVE_BITS = 50
 # is the same on every run with one worker), not the wall clock: a search
 # stopped by the limit stops at the same point and gives the same answer.
 # The limit stays in seconds for the user, converted at this rate.
-# MEASURED-RATE-PLACEHOLDER
-DETERMINISTIC_PER_SECOND = 1.0
+#
+# Measured 2026-11-26 on the project machine (2 shared cores, AMD EPYC,
+# OR-Tools 9.15, one worker), on budgeted proposals (`propose` with a budget
+# for every agency at half of what the unconstrained optimum spends, as in
+# benchmarks/bench_propose.py): CP-SAT's deterministic_time divided by its
+# wall_time (process CPU time agreed within 2%), for runs to optimality and
+# runs stopped at 1 and 2 units. Whole runs to optimality: 400 x 600 seed 1
+# 0.22-0.31/s (3.60 units in 11.7-16.0 s), seed 2 0.22-0.39/s (3.76 units
+# in 9.7-16.8 s), 600 x 900 seed 3 0.15-0.25/s (6.32 units in 24.9-42.6 s);
+# the first unit runs faster (0.27-0.57/s). The spread is the load of other
+# jobs on the shared cores. 0.25 is about the median of whole runs: a limit
+# of T seconds stops after about T seconds here, sooner on a quiet machine.
+DETERMINISTIC_PER_SECOND = 0.25
 # A wall-clock limit well beyond the time limit only guards against a
 # machine far slower than the one measured (or a presolve that the
 # deterministic count underrates); it is not expected to fire, and if it
@@ -97,11 +108,13 @@ def constrained_assignment(
     feasible and never lowers the total. Without side constraints the exact
     matching is returned directly. CP-SAT runs with the LP relaxation at
     full strength (``linearization_level=2``), which is what proves budgeted
-    matchings optimal quickly, and with a deterministic time limit equal to
-    ``time_limit_s``. With one worker (the default) repeated runs give
-    identical output unless the wall-clock limit (also ``time_limit_s``)
-    cuts the search first; with several workers the parallel portfolio may
-    return a different solution of the same proven-optimal weight. (The
+    matchings optimal quickly, and with a deterministic time limit of
+    ``time_limit_s`` converted at :data:`DETERMINISTIC_PER_SECOND`. With one
+    worker (the default) repeated runs give identical output, also when the
+    limit stops the search (``stopped`` in the result); a wall-clock limit
+    far beyond ``time_limit_s`` only guards against a pathologically slow
+    machine. With several workers the parallel portfolio may return a
+    different solution of the same proven-optimal weight. (The
     deterministic ``interleave_search`` mode was measured and rejected: on a
     400 x 600 region with every agency budgeted it did not prove optimality
     in 60 s, where one worker does in about 9 s.)
