@@ -91,6 +91,31 @@ def test_an_out_that_is_an_input_is_refused_and_nothing_is_written(region_files,
     assert _snapshot(folder) == before
 
 
+@pytest.mark.parametrize("command,longest_companion", [("scores", ".manifest.json"), ("propose", ".summary.txt")])
+def test_a_long_out_name_works_or_is_refused_never_broken_by_a_temporary_name(region_files, run_cli, tmp_path,
+                                                                               command, longest_companion):
+    """A name is legal when it and its companions fit the file system's
+    limit; a legal name is written (its temporary name never makes it too
+    long), any other is refused up front with exit 2 and nothing written."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    extra = len(longest_companion) - (len(".csv") if command == "scores" else 0)
+    runs = []
+    for length in sorted({limit - extra - 1, limit - extra, limit - extra + 1, limit - 5, limit}):
+        folder = tmp_path / f"{command}{length}"
+        folder.mkdir()
+        out = folder / ("x" * (length - 4) + ".csv")
+        runs.append((length, folder, out, *run_cli(command, *_files(*region_files), "--out", out)))
+    assert [(length, status) for length, _, _, status, _, _ in runs] == \
+        [(length, 0 if length + extra <= limit else 2) for length, *_ in runs]
+    for length, folder, out, status, _, err in runs:
+        if status == 0:
+            assert out.exists() and (folder / ("x" * (length - 4) + ".manifest.json")).exists()
+            assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+        else:
+            assert "--out" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+            assert list(folder.iterdir()) == []
+
+
 # --- 2. generate never writes over a region unless told to --------------------------------------------------------
 
 def test_generate_into_a_folder_holding_a_region_needs_force(tmp_path, run_cli):
