@@ -58,7 +58,9 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     links_path = os.path.join(out, "proposal.csv")
     made = api.provenance("propose", children=children_path, households=households_path, as_of=as_of,
                           options=api.ProposalOptions(), weights=api.ProposalOptions().weights)
-    summary, summary_path = api.write_proposal(region, proposal, links_path, made)
+    from matcher.cli.main import FLAGS
+
+    summary, summary_path = api.write_proposal(region, proposal, links_path, made, names=FLAGS)
     lines = summary.splitlines()
     shown = lines[:20]
     click.echo("\n".join(shown))

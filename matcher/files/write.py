@@ -129,6 +129,11 @@ def _for_csv(frame: pl.DataFrame) -> pl.DataFrame:
     return neutralise_formulas(frame)
 
 
+class OutputNotWritten(RuntimeError):
+    """A result could not be written (a full disk, say): not bad input.
+    The message says which file and whether anything was changed."""
+
+
 class FileSet:
     """Files that belong together, written all or nothing.
 
@@ -175,25 +180,44 @@ class FileSet:
         Parquet (values as they are), by ``path``'s extension; returns the
         SHA-256 of the bytes staged."""
         path = Path(path)
-        tmp = self._temporary(path)
-        if file_format(path) == "parquet":
-            frame.write_parquet(tmp)
-        else:
-            _for_csv(frame).write_csv(tmp, null_value="")
-        return self._finish(tmp)
+        try:
+            tmp = self._temporary(path)
+            if file_format(path) == "parquet":
+                frame.write_parquet(tmp)
+            else:
+                _for_csv(frame).write_csv(tmp, null_value="")
+            return self._finish(tmp)
+        except OSError as error:
+            raise self._failed(path, error) from None
 
     def stage_text(self, text: str, path: str | os.PathLike) -> str:
         """Stage a UTF-8 text file; returns the SHA-256 of its bytes."""
-        tmp = self._temporary(Path(path))
-        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        return self._finish(tmp)
+        path = Path(path)
+        try:
+            tmp = self._temporary(path)
+            with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            return self._finish(tmp)
+        except OSError as error:
+            raise self._failed(path, error) from None
+
+    def _failed(self, path: Path, error: OSError) -> OutputNotWritten:
+        self.discard()
+        return OutputNotWritten(f"could not write {path} ({error.strerror or error}); no file was changed")
 
     def commit(self) -> None:
         """Rename every staged file over its final name, in the order
         staged, then flush the folders."""
-        for tmp, path in self._staged:
-            os.replace(tmp, path)
+        for done, (tmp, path) in enumerate(self._staged):
+            try:
+                os.replace(tmp, path)
+            except OSError as error:
+                self._staged = self._staged[done:]
+                self.discard()
+                raise OutputNotWritten(f"could not replace {path} ({error.strerror or error}); "
+                                       + (f"{done} file(s) before it were replaced, and the SHA-256 each records "
+                                          "shows which belong together" if done else "no file was changed")
+                                       ) from None
         for folder in sorted({path.parent for _, path in self._staged}):
             _fsync_folder(folder)
         self._done = True
@@ -322,6 +346,9 @@ def plan_output(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike 
         raise InputError(option_problem(option, value, "a .csv or .parquet file name"))
     if not out.parent.exists():
         raise InputError(option_problem(option, value, f"a path in an existing folder; {out.parent} does not exist"))
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise InputError(option_problem(option, value, f"a path in a folder that can be written; {out.parent} "
+                                                       "cannot"))
     paths = OutputPaths(out, summary_path(out) if summary else None, manifest_path(out))
     limit = _name_max(out.parent)
     longest = max(paths.every, key=lambda p: len(os.fsencode(p.name)))

@@ -271,3 +271,61 @@ def test_real_kills_during_a_run_never_leave_a_partial_file(tmp_path, region_fil
             assert state[name] in (old[name], new[name]), f"{name} is partial after a kill at {share:.0%} of a run"
     subprocess.run(new_args, env=env, check=True, capture_output=True)
     assert _temporaries(out) == [] and _state(out) == new
+
+
+def test_a_full_disk_at_any_write_changes_no_file_and_leaves_no_temporary(tmp_path, region_files, run_cli,
+                                                                          monkeypatch):
+    """The disk fills up at the k-th write into the output folder (the
+    links, the summary or the manifest): exit 1 with one line, every old
+    file as it was, no temporary left behind."""
+    import builtins
+    import errno
+    import io
+
+    import polars as pl
+
+    children, households = region_files
+    out = tmp_path / "out"
+    out.mkdir()
+    files = ["--children", str(children), "--households", str(households), "--as-of", AS_OF.isoformat()]
+    assert run_cli("propose", "--out", out / "links.csv", "--min-score", "70", *files)[0] == 0
+    old = _state(out)
+    folder = os.path.realpath(out)
+    writes = {"count": 0, "fail_at": -1}
+
+    def full(path) -> None:
+        if not os.path.realpath(os.fspath(path)).startswith(folder + os.sep):
+            return
+        writes["count"] += 1
+        if writes["count"] - 1 == writes["fail_at"]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
+
+    real_csv, real_open = pl.DataFrame.write_csv, builtins.open
+
+    def write_csv(self, file=None, *args, **kwargs):
+        if file is not None:
+            full(file)
+        return real_csv(self, file, *args, **kwargs)
+
+    def open_(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and any(m in mode for m in "wax+"):
+            full(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_csv", write_csv)
+    monkeypatch.setattr(builtins, "open", open_)
+    monkeypatch.setattr(io, "open", open_)
+    assert run_cli("propose", "--out", out / "links.csv", *files)[0] == 0
+    n = writes["count"]
+    assert n >= 2 and _state(out) != old
+    runs = []
+    for k in range(n):
+        _restore(out, old)
+        writes.update(count=0, fail_at=k)
+        status, _, err = run_cli("propose", "--out", out / "links.csv", *files)
+        runs.append((k, status, err, _state(out) == old, _temporaries(out)))
+    assert [k for k, _, _, unchanged, _ in runs if not unchanged] == [], "a full disk changed a file"
+    for k, status, err, _, leftovers in runs:
+        assert status == 1 and "No space left on device" in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1 and "OSError" not in err, err
+        assert leftovers == []
