@@ -315,7 +315,7 @@ def check_proposal_files(links: str | os.PathLike) -> ProposalFilesCheck:
     the summary and the manifest record the SHA-256 of the links file they
     describe, the manifest that of the summary, and the inputs' hashes are
     compared with the files if they are still there."""
-    from matcher.proposals.report import check_proposal_files as check
+    from matcher.proposals.consistency import check_proposal_files as check
 
     problems, checked = check(links)
     return ProposalFilesCheck(tuple(problems), tuple(checked))

@@ -222,9 +222,7 @@ def scores(children, households, as_of, out, weights_file) -> None:
 @click.option("--sibling-contact-km", type=float, default=None,
               help="Siblings placed apart go to households at most this far apart.")
 @click.option("--shortlist", type=int, default=None, help="Up to K households per unit and K units per household.")
-@click.option("--time-limit", type=float, default=60.0, show_default=True,
-              help="CP-SAT time limit (seconds, counted as the solver's deterministic work: a stopped search "
-                   "gives the same proposal every run).")
+@click.option("--time-limit", type=float, default=60.0, show_default=True, help="CP-SAT time limit (seconds).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="CP-SAT search workers; 1 gives repeatable output.")
 @click.option("--seed", type=int, default=0, show_default=True, help="CP-SAT random seed.")
