@@ -55,6 +55,8 @@ from matcher.options import NUMBERS, ProposalOptions, QueryOptions, RegionReques
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
+    from matcher.files.manifest import Provenance
+    from matcher.files.write import OutputPaths
     from matcher.proposals.propose import Proposal
     from matcher.region import Region
     from matcher.scoring.scorer import PairScores
@@ -62,12 +64,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from matcher.validation import RegionTables
 
 __all__ = [
-    "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalOptions", "QueryOptions",
-    "RegionRequest", "SolverTimeout", "ScoresResult", "check_files", "check_output_file", "check_output_folder",
-    "check_validity", "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "money",
-    "name_options", "near_misses", "number", "option_problem", "propose", "rank", "region_from_files",
-    "region_from_frames", "region_from_tables", "region_summary", "scores", "why_not", "write_proposal",
-    "write_region", "write_scores",
+    "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalFilesCheck",
+    "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
+    "check_output_file", "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
+    "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "money", "name_options",
+    "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
+    "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
+    "weights_sha256", "why_not", "write_proposal", "write_region", "write_scores",
 ]
 
 
@@ -235,6 +238,11 @@ def check_validity(proposal: Proposal, region: Region) -> list[str]:
 
 
 # --- writing results -----------------------------------------------------------------------------------------------
+#
+# Every file a command writes gets a manifest beside it (``X.manifest.json``,
+# CONTRACT.md) saying how it was made; files that belong together (links,
+# their summary, their manifest) are written all or nothing (see
+# :class:`matcher.files.write.FileSet`).
 
 def check_output_file(path: str | os.PathLike, option: str = "out") -> Path:
     """``path`` as a file a result can be written to (not a folder, a named
@@ -260,19 +268,111 @@ def check_output_folder(path: str | os.PathLike, option: str = "out") -> Path:
     return Path(path)
 
 
-def write_scores(result: ScoresResult, path: str | os.PathLike) -> None:
-    """Write the scores table (CSV or Parquet by extension), atomically."""
-    from matcher.files.write import write_frame
+def weights_sha256(weights: Weights) -> str:
+    """The SHA-256 of the weights' content (every factor and parameter, as
+    canonical JSON): equal weights, equal hash, whether they came from the
+    defaults or from a file."""
+    import dataclasses
+    import hashlib
+    import json
 
-    write_frame(result.frame, Path(path))
+    content = json.dumps(dataclasses.asdict(weights), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
-def write_proposal(region: Region, proposal: Proposal, path: str | os.PathLike) -> tuple[str, Path]:
-    """Check the proposal, then write its links and its summary beside them;
-    returns the summary text and its path."""
+def options_record(options: ProposalOptions | QueryOptions | None) -> dict:
+    """Every option of a request by its domain name, as JSON values (what
+    a manifest records)."""
+    if isinstance(options, ProposalOptions):
+        return {
+            "budgets": dict(sorted(options.budgets.items())),
+            "min_score": options.min_score,
+            "fixed": [f"{u}={h}" for u, h in options.fixed],
+            "excluded": [f"{u}={h}" for u, h in options.excluded],
+            "sibling_contact_km": options.sibling_contact_km,
+            "shortlist": options.shortlist,
+            "time_limit_s": options.config.time_limit_s,
+            "workers": options.config.workers,
+            "seed": options.config.seed,
+        }
+    return {}
+
+
+def provenance(command: str, *, children: str | os.PathLike | None = None,
+               households: str | os.PathLike | None = None, as_of: dt.date | None = None,
+               options: ProposalOptions | QueryOptions | dict | None = None, weights: Weights | None = None,
+               weights_file: str | os.PathLike | None = None) -> Provenance:
+    """How a command's files are made: its input files, date, options and
+    weights, recorded in the manifest and the summary."""
+    from matcher.files.manifest import Provenance
+
+    inputs = tuple((role, os.fspath(path)) for role, path in
+                   (("children", children), ("households", households), ("weights", weights_file))
+                   if path is not None)
+    record = dict(options) if isinstance(options, dict) else options_record(options)
+    return Provenance(command, inputs, as_of, record, weights_sha256(weights) if weights is not None else None,
+                      os.fspath(weights_file) if weights_file is not None else None)
+
+
+def plan_output(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike | None],
+                summary: bool = False) -> OutputPaths:
+    """Where a result (``.csv`` or ``.parquet``) and its companions (its
+    summary, if ``summary``, and its manifest) will go, checked before any
+    work: an input error (option ``out``) if the folder is missing, a name
+    is too long for its companions, or any of them is a folder or one of the
+    ``inputs`` (role -> path; the same file through a link counts)."""
+    from matcher.files.write import plan_output as plan
+
+    return plan(path, inputs=inputs, summary=summary)
+
+
+def write_scores(result: ScoresResult, path: str | os.PathLike | OutputPaths, made: Provenance | None = None) -> Path:
+    """Write the scores table (CSV or Parquet by extension) and its
+    manifest, all or nothing (the table is renamed into place first, the
+    manifest second); returns the manifest's path."""
+    from matcher.files.manifest import Provenance, manifest, manifest_text
+    from matcher.files.write import FileSet, manifest_path
+
+    out = Path(path.result if hasattr(path, "result") else path)
+    made = made or Provenance("scores")
+    inputs = made.input_hashes()
+    with FileSet() as files:
+        digest = files.stage_frame(result.frame, out)
+        files.stage_text(manifest_text(manifest(made, inputs, [(out, digest)])), manifest_path(out))
+        files.commit()
+    return manifest_path(out)
+
+
+def write_proposal(region: Region, proposal: Proposal, path: str | os.PathLike | OutputPaths,
+                   made: Provenance | None = None, names: dict | None = None) -> tuple[str, Path]:
+    """Check the proposal, then write its links, its summary and its
+    manifest beside them, all or nothing; returns the summary text and its
+    path. ``names`` render option names in the summary (a front end's own,
+    such as CLI flags)."""
     from matcher.proposals.report import write_proposal as write
 
-    return write(region, proposal, path)
+    return write(region, proposal, path.result if hasattr(path, "result") else path, made, names)
+
+
+@dataclass(frozen=True)
+class ProposalFilesCheck:
+    """What ``validate-proposal`` found: every way the links file, its
+    summary, its manifest and the inputs they name disagree (empty when
+    they belong together), and what was checked."""
+
+    problems: tuple[Problem, ...]
+    checked: tuple[str, ...]
+
+
+def check_proposal_files(links: str | os.PathLike) -> ProposalFilesCheck:
+    """Whether a links file, its summary and its manifest belong together:
+    the summary and the manifest record the SHA-256 of the links file they
+    describe, the manifest that of the summary, and the inputs' hashes are
+    compared with the files if they are still there."""
+    from matcher.proposals.consistency import check_proposal_files as check
+
+    problems, checked = check(links)
+    return ProposalFilesCheck(tuple(problems), tuple(checked))
 
 
 # --- synthetic regions and weights ----------------------------------------------------------------------------------
@@ -286,15 +386,44 @@ def generate(seed: int, n_children: int, n_households: int, as_of: dt.date) -> t
     return generate_region(request.seed, request.n_children, request.n_households, as_of)
 
 
-def write_region(children: pl.DataFrame, households: pl.DataFrame, folder: str | os.PathLike,
-                 fmt: str = "csv") -> tuple[Path, Path]:
-    """Write both tables in the contract's format into ``folder``."""
-    from features.contract import CHILDREN, HOUSEHOLDS
-    from matcher.files.write import write_table
+def region_files(folder: str | os.PathLike, fmt: str = "csv") -> tuple[Path, Path]:
+    """Where a region's two files go in ``folder``."""
+    return Path(folder) / f"children.{fmt}", Path(folder) / f"households.{fmt}"
 
-    paths = Path(folder) / f"children.{fmt}", Path(folder) / f"households.{fmt}"
-    write_table(children, paths[0], CHILDREN)
-    write_table(households, paths[1], HOUSEHOLDS)
+
+def check_region_folder(folder: str | os.PathLike, *, replace: bool) -> None:
+    """An input error (option ``out``) if ``folder`` is a file, or already
+    holds a region (children or households, CSV or Parquet) and ``replace``
+    (option ``force``) is not given."""
+    folder_path = Path(folder)
+    if folder_path.exists() and not folder_path.is_dir():
+        raise InputError(option_problem("out", os.fspath(folder), "a folder; this is a file"))
+    if replace or not folder_path.is_dir():
+        return
+    held = [p.name for fmt in ("csv", "parquet") for p in region_files(folder_path, fmt) if p.exists()]
+    if held:
+        raise InputError(option_problem("out", os.fspath(folder),
+                                        f"a folder that holds no region ({', '.join(held)} already there); give "
+                                        "{option:force} to replace it"))
+
+
+def write_region(children: pl.DataFrame, households: pl.DataFrame, folder: str | os.PathLike,
+                 fmt: str = "csv", made: Provenance | None = None) -> tuple[Path, Path]:
+    """Write both tables in the contract's format into ``folder``, each with
+    its manifest (both manifests list both files), all or nothing."""
+    from features.contract import CHILDREN, HOUSEHOLDS
+    from matcher.files.manifest import Provenance, manifest, manifest_text
+    from matcher.files.write import FileSet, for_writing, manifest_path
+
+    paths = region_files(folder, fmt)
+    made = made or Provenance("generate")
+    with FileSet() as files:
+        digests = [files.stage_frame(for_writing(frame, table, path), path)
+                   for frame, table, path in ((children, CHILDREN, paths[0]), (households, HOUSEHOLDS, paths[1]))]
+        text = manifest_text(manifest(made, made.input_hashes(), list(zip(paths, digests))))
+        for path in paths:
+            files.stage_text(text, manifest_path(path))
+        files.commit()
     return paths
 
 

@@ -14,8 +14,11 @@ class SolverConfig:
     Parameters
     ----------
     time_limit_s : float
-        Wall-clock limit for solvers that can stop early (CP-SAT). The exact
-        graph algorithms ignore it: they always run to optimality.
+        Time limit in seconds for solvers that can stop early (CP-SAT). It
+        is converted to the solver's deterministic time at a measured rate
+        (see ``solvers/constrained.py``), so a search stopped by the limit
+        stops at the same point on every run and gives the same answer. The
+        exact graph algorithms ignore it: they always run to optimality.
     workers : int
         Search workers for CP-SAT. One (the default) is deterministic; more
         run CP-SAT's parallel portfolio.
@@ -87,6 +90,12 @@ class AssignmentResult:
         limit hit with no solution: ``arcs`` is empty).
     wall_time_s : float
         Time spent inside the call.
+    stopped : bool
+        Whether the time limit ended the search before it proved optimality
+        or infeasibility (status ``"feasible"`` or ``"unknown"``).
+    deterministic_time : float
+        CP-SAT's deterministic time spent (0 when CP-SAT did not run); with
+        one worker the same for the same input, unlike ``wall_time_s``.
     """
 
     arcs: np.ndarray
@@ -96,3 +105,5 @@ class AssignmentResult:
     gap: float
     status: str
     wall_time_s: float
+    stopped: bool = False
+    deterministic_time: float = 0.0

@@ -16,6 +16,30 @@ from .matching import max_weight_matching
 # below both ranges.
 _OBJECTIVE_BITS = 50
 
+# The time limit is CP-SAT's deterministic time (a count of work done that
+# is the same on every run with one worker), not the wall clock: a search
+# stopped by the limit stops at the same point and gives the same answer.
+# The limit stays in seconds for the user, converted at this rate.
+#
+# Measured 2026-11-26 on the project machine (2 shared cores, AMD EPYC,
+# OR-Tools 9.15, one worker), on budgeted proposals (`propose` with a budget
+# for every agency at half of what the unconstrained optimum spends, as in
+# benchmarks/bench_propose.py): CP-SAT's deterministic_time divided by its
+# wall_time (process CPU time agreed within 2%), for runs to optimality and
+# runs stopped at 1 and 2 units. Whole runs to optimality: 400 x 600 seed 1
+# 0.22-0.31/s (3.60 units in 11.7-16.0 s), seed 2 0.22-0.39/s (3.76 units
+# in 9.7-16.8 s), 600 x 900 seed 3 0.15-0.25/s (6.32 units in 24.9-42.6 s);
+# the first unit runs faster (0.27-0.57/s). The spread is the load of other
+# jobs on the shared cores. 0.25 is about the median of whole runs: a limit
+# of T seconds stops after about T seconds here, sooner on a quiet machine.
+DETERMINISTIC_PER_SECOND = 0.25
+# A wall-clock limit well beyond the time limit only guards against a
+# machine far slower than the one measured (or a presolve that the
+# deterministic count underrates); it is not expected to fire, and if it
+# does the answer may differ between runs.
+WALL_CLOCK_BACKSTOP = 10.0
+WALL_CLOCK_BACKSTOP_EXTRA_S = 30.0
+
 
 def constrained_assignment(
     rows,
@@ -84,11 +108,13 @@ def constrained_assignment(
     feasible and never lowers the total. Without side constraints the exact
     matching is returned directly. CP-SAT runs with the LP relaxation at
     full strength (``linearization_level=2``), which is what proves budgeted
-    matchings optimal quickly, and with a deterministic time limit equal to
-    ``time_limit_s``. With one worker (the default) repeated runs give
-    identical output unless the wall-clock limit (also ``time_limit_s``)
-    cuts the search first; with several workers the parallel portfolio may
-    return a different solution of the same proven-optimal weight. (The
+    matchings optimal quickly, and with a deterministic time limit of
+    ``time_limit_s`` converted at :data:`DETERMINISTIC_PER_SECOND`. With one
+    worker (the default) repeated runs give identical output, also when the
+    limit stops the search (``stopped`` in the result); a wall-clock limit
+    far beyond ``time_limit_s`` only guards against a pathologically slow
+    machine. With several workers the parallel portfolio may return a
+    different solution of the same proven-optimal weight. (The
     deterministic ``interleave_search`` mode was measured and rejected: on a
     400 x 600 region with every agency budgeted it did not prove optimality
     in 60 s, where one worker does in about 9 s.)
@@ -203,32 +229,39 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
 
     # Solve.
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = config.time_limit_s
-    solver.parameters.max_deterministic_time = config.time_limit_s
+    solver.parameters.max_deterministic_time = deterministic_limit(config.time_limit_s)
+    solver.parameters.max_time_in_seconds = WALL_CLOCK_BACKSTOP * config.time_limit_s + WALL_CLOCK_BACKSTOP_EXTRA_S
     solver.parameters.num_workers = config.workers
     solver.parameters.random_seed = config.seed
     solver.parameters.linearization_level = 2
     status = solver.Solve(model)
+    work = float(solver.deterministic_time)
 
     # Read back.
     if status == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()}")
     if status in (cp_model.INFEASIBLE, cp_model.UNKNOWN):
         name = "infeasible" if status == cp_model.INFEASIBLE else "unknown"
-        return _result(arcs, np.zeros(0, np.int64), None, name, started)
+        return _result(arcs, np.zeros(0, np.int64), None, name, started, work=work)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise RuntimeError(f"unexpected CP-SAT status {solver.StatusName(status)}")
     values = np.array([solver.BooleanValue(v) for v in x], dtype=bool)
     chosen = arc_ids[values]
     objective = total(arcs.weights[chosen], arcs.integral)
     if status == cp_model.OPTIMAL:
-        return _result(arcs, chosen, objective, "optimal", started)
+        return _result(arcs, chosen, objective, "optimal", started, work=work)
     bound = solver.BestObjectiveBound() / scale
     bound = int(math.floor(bound + 1e-9)) if arcs.integral else float(bound)
-    return _result(arcs, chosen, objective, "feasible", started, bound)
+    return _result(arcs, chosen, objective, "feasible", started, bound, work=work)
 
 
-def _result(arcs, chosen, objective, status, started, bound=None) -> AssignmentResult:
+def deterministic_limit(time_limit_s: float) -> float:
+    """CP-SAT's deterministic time allowed for a limit of ``time_limit_s``
+    seconds (at :data:`DETERMINISTIC_PER_SECOND`)."""
+    return time_limit_s * DETERMINISTIC_PER_SECOND
+
+
+def _result(arcs, chosen, objective, status, started, bound=None, work=0.0) -> AssignmentResult:
     chosen = np.sort(np.asarray(chosen, dtype=np.int64))
     if objective is None:  # no solution
         zero = 0 if arcs.integral else 0.0
@@ -245,4 +278,6 @@ def _result(arcs, chosen, objective, status, started, bound=None) -> AssignmentR
         gap=float(gap),
         status=status,
         wall_time_s=time.perf_counter() - started,
+        stopped=status in ("feasible", "unknown"),
+        deterministic_time=work,
     )

@@ -10,6 +10,7 @@ import click
 import polars as pl
 
 from matcher import api
+from matcher.cli.main import FLAGS
 from matcher.cli.render import format_summary, print_rank
 
 DEMO_CHILDREN = 400
@@ -40,7 +41,9 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     batch proposal, and say where every file is."""
     os.makedirs(out, exist_ok=True)
     kids, homes = api.generate(seed, DEMO_CHILDREN, DEMO_HOUSEHOLDS, as_of)
-    children_path, households_path = (str(p) for p in api.write_region(kids, homes, out))
+    made = api.provenance("generate", as_of=as_of, options={"seed": seed, "children": DEMO_CHILDREN,
+                                                             "households": DEMO_HOUSEHOLDS, "format": "csv"})
+    children_path, households_path = (str(p) for p in api.write_region(kids, homes, out, "csv", made))
     click.echo(f"Synthetic region (seed {seed}, as of {as_of.isoformat()}) written to {out}/")
     region = api.region_from_files(children_path, households_path, as_of)
     # Every command shown runs as printed, from the folder the demo ran in.
@@ -66,7 +69,9 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     click.echo("Batch proposal:")
     click.echo(f"  matcher propose --out {shlex.quote(links_path)} {files}")
     proposal = api.propose(region)
-    summary, summary_path = api.write_proposal(region, proposal, links_path)
+    made = api.provenance("propose", children=children_path, households=households_path, as_of=as_of,
+                          options=api.ProposalOptions(), weights=api.ProposalOptions().weights)
+    summary, summary_path = api.write_proposal(region, proposal, links_path, made, names=FLAGS)
     lines = summary.splitlines()
     shown = lines[:20]
     click.echo("\n".join(shown))

@@ -14,7 +14,6 @@ import dataclasses
 import datetime as dt
 import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -28,6 +27,7 @@ FLAGS = {
     "workers": "--workers", "seed": "--seed", "solver_seed": "--seed", "top": "--top",
     "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
     "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
+    "force": "--force", "links": "--links",
 }
 
 
@@ -45,16 +45,6 @@ def _on_the_command_line(error: InputError) -> InputError:
         problems.append(dataclasses.replace(p, expected=api.name_options(p.expected, FLAGS)))
     out = type(error).__new__(type(error))
     InputError.__init__(out, problems)
-    return out
-
-
-def check_out_path(path: str, option: str = "--out") -> Path:
-    """An output file path that can be written (see
-    :func:`matcher.api.check_output_file`) with a .csv or .parquet name; an
-    input error otherwise."""
-    out = api.check_output_file(path)
-    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise InputError(Problem("command line", None, option, path, "a .csv or .parquet file name"))
     return out
 
 
@@ -118,19 +108,24 @@ def validate(children: str, households: str, as_of: str | None) -> None:
               help="Date the region is drawn at (default today); the same seed and date give the same files.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
               help="File format of the children and households written.")
-def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str) -> None:
+@click.option("--force", is_flag=True, default=False, help="Replace a region already in the folder.")
+def generate(seed: int, n_children: int, n_households: int, out: str, as_of: str | None, fmt: str,
+             force: bool) -> None:
     """Write a synthetic region in the contract's format."""
     day = _parse_date(as_of, "--as-of")
     request = api.RegionRequest(seed, n_children, n_households)
     seed, n_children, n_households = request.seed, request.n_children, request.n_households
     api.check_output_folder(out)
+    api.check_region_folder(out, replace=force)
     kids, homes = api.generate(seed, n_children, n_households, day)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as exc:
         raise InputError(Problem("command line", None, "--out", out, f"a folder that can be made ({exc.strerror})")) \
             from None
-    api.write_region(kids, homes, out, fmt)
+    made = api.provenance("generate", as_of=day, options={"seed": seed, "children": n_children,
+                                                          "households": n_households, "format": fmt})
+    api.write_region(kids, homes, out, fmt, made)
     click.echo(f"wrote {n_children} {'child' if n_children == 1 else 'children'} and {n_households} "
                f"household{'' if n_households == 1 else 's'} to {out}")
 
@@ -229,17 +224,20 @@ def scores(children, households, as_of, out, weights_file) -> None:
     """Every feasible unit-household pair with its score, weight and factors."""
     from matcher.cli.render import progress_printer
 
-    path = check_out_path(out)
+    paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file})
     weights = api.load_weights(weights_file)
     region = load_region(children, households, as_of)
     advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
+    options = api.QueryOptions(weights=weights)
     try:
-        result = api.scores(region, api.QueryOptions(weights=weights), progress=advance)
+        result = api.scores(region, options, progress=advance)
     finally:
         if stop:
             stop()
-    api.write_scores(result, path)
-    click.echo(f"wrote {result.frame.height} feasible pairs to {out}", err=True)
+    made = api.provenance("scores", children=children, households=households, as_of=region.as_of, options=options,
+                          weights=weights, weights_file=weights_file)
+    manifest = api.write_scores(result, paths, made)
+    click.echo(f"wrote {result.frame.height} feasible pairs to {out} and its manifest to {manifest}", err=True)
 
 
 @cli.command()
@@ -266,10 +264,11 @@ def scores(children, households, as_of, out, weights_file) -> None:
 @weights_option
 def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
             time_limit, workers, seed, weights_file) -> None:
-    """A batch proposal of links to explore, with a summary beside it."""
+    """A batch proposal of links to explore, with a summary and a manifest beside it."""
     from matcher.cli.render import progress_printer
 
-    path = check_out_path(out)
+    paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file},
+                            summary=True)
     options = api.ProposalOptions.parse(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
                                         time_limit, workers, seed)
     options = dataclasses.replace(options, weights=api.load_weights(weights_file))
@@ -281,10 +280,27 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
         if stop:
             stop()
     _echo_warnings(proposal.warnings)
-    summary, summary_path = api.write_proposal(region, proposal, path)
+    made = api.provenance("propose", children=children, households=households, as_of=region.as_of, options=options,
+                          weights=options.weights, weights_file=weights_file)
+    summary, summary_path = api.write_proposal(region, proposal, paths, made, names=FLAGS)
     click.echo(summary, nl=False)
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
-    click.echo(f"wrote {proposal.links.height} links to {out} and the summary to {summary_path}", err=True)
+    click.echo(f"wrote {proposal.links.height} links to {out}, the summary to {summary_path} and the manifest to "
+               f"{paths.manifest}", err=True)
+
+
+@cli.command("validate-proposal")
+@click.option("--links", "links", required=True, metavar="FILE", help="A links file written by propose.")
+def validate_proposal(links: str) -> None:
+    """Check that a links file, its summary and its manifest belong
+    together, and that the input files they name are unchanged."""
+    found = api.check_proposal_files(links)
+    for line in found.checked:
+        click.echo(f"ok: {line}")
+    if found.problems:
+        click.echo(InputError(list(found.problems)).render(limit=None), err=True)
+        sys.exit(2)
+    click.echo(f"{links}: its summary and manifest describe it")
 
 
 @cli.command("weights")
@@ -309,6 +325,7 @@ def demo(out: str, seed: str, as_of: str) -> None:
     day = _parse_date(as_of, "--as-of")
     seed = api.number("seed", seed)
     api.check_output_folder(out)
+    api.check_region_folder(out, replace=True)  # the demo's own folder: a second demo replaces the first
     run_demo(out, seed, day)
 
 

@@ -107,10 +107,11 @@ def input_file_problem(path: str | os.PathLike, what: str) -> str | None:
     return None
 
 
-def output_file_problem(path: str | os.PathLike) -> str | None:
+def output_file_problem(path: str | os.PathLike, room_beside: int = ROOM_BESIDE) -> str | None:
     """Why a result cannot be written to ``path`` (an existing folder, a
     named pipe, a path under a file or in a missing folder, a name too long
-    once the files written beside it are counted), or None."""
+    once ``room_beside`` more bytes for the files written beside it are
+    counted), or None."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
@@ -125,7 +126,7 @@ def output_file_problem(path: str | os.PathLike) -> str | None:
     holder = _file_under_a_file(path)
     if holder is not None:
         return f"a path in an existing folder; {holder} is a file, not a folder"
-    too_long = _too_long(path, ROOM_BESIDE)
+    too_long = _too_long(path, room_beside)
     if too_long:
         return f"a path the file system can hold with the files written beside it; {too_long}"
     if not path.parent.exists():

@@ -33,8 +33,13 @@ class Proposal:
     """A proposal and how it was reached.
 
     ``links`` has one row per proposed link: ``unit_id, child_ids,
-    household_id, score, weight, fee`` (and ``rank`` within the unit for a
-    shortlist), sorted by unit then rank.
+    household_id, score, weight, fee`` (the contract's columns, in its
+    order; then ``rank`` within the unit for a shortlist), then what a
+    family finder needs to act on it: ``child_agency_id`` (the child's
+    agency, whose budget pays the fee), ``household_agency_id``,
+    ``distance_km`` and ``reasons`` (the first three of the pair's
+    reasons, ``;``-joined); sorted by unit then rank. ``stopped`` says
+    the solver's time limit ended the search before it proved optimality.
     """
 
     request: ProposalOptions
@@ -49,6 +54,7 @@ class Proposal:
     warnings: tuple[str, ...] = ()
     """What the proposal ignored and why (a budget for an agency with no
     waiting child), for the front end to show."""
+    stopped: bool = False
 
 
 def _resolve_pairs(region: Region, pairs, option: str) -> list[tuple[int, int]]:
@@ -231,25 +237,62 @@ def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
         fixed=fixed_local if len(fixed_local) else None, conflicts=conflicts, config=request.config)
     chosen = arcs[result.arcs]
     return _proposal(region, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
-                     "CP-SAT with side constraints", result.wall_time_s)
+                     "CP-SAT with side constraints", result.wall_time_s, stopped=result.stopped)
 
 
-def _proposal(region, request, scores, chosen, status, objective, bound, gap, method, wall) -> Proposal:
+REASONS_PER_LINK = 3
+
+
+def _reasons_cell(reasons: list[str]) -> str:
+    """The first reasons in one cell, `;`-joined as the contract keeps
+    lists; a `;` inside a reason becomes `,` so the cell splits back into
+    exactly these reasons."""
+    return ";".join(reason.replace(";", ",") for reason in reasons[:REASONS_PER_LINK])
+
+
+def link_reasons(region: Region, request: ProposalOptions, scores: PairScores, chosen: np.ndarray) -> list[str]:
+    """The reasons cell of each chosen pair, from the scorer's explanations."""
+    from matcher.scoring.explain import pair_reasons
+
+    out = []
+    for i in np.asarray(chosen, dtype=np.int64).tolist():
+        # points / 1e4 are the pair's contributions (what ``contributions``
+        # holds), taken for this pair only rather than for every pair.
+        out.append(_reasons_cell(pair_reasons(region, request.weights, int(scores.units[i]), int(scores.households[i]),
+                                              scores.points[i] / 1e4, int(scores.fee[i]),
+                                              float(scores.distance_km[i]))))
+    return out
+
+
+LINK_SCHEMA = {
+    "unit_id": pl.String, "child_ids": pl.String, "household_id": pl.String, "score": pl.Float64,
+    "weight": pl.Int64, "fee": pl.Int64, "child_agency_id": pl.String, "household_agency_id": pl.String,
+    "distance_km": pl.Float64, "reasons": pl.String,
+}
+
+
+def _proposal(region, request, scores, chosen, status, objective, bound, gap, method, wall,
+              stopped: bool = False) -> Proposal:
     chosen = np.asarray(chosen, dtype=np.int64)
     u, h = scores.units[chosen], scores.households[chosen]
-    unit_ids = region.unit_arrays.unit_ids[u]
     children = region.units.select("unit_id", pl.col("child_ids").list.join(";"))
     links = pl.DataFrame({
-        "unit_id": unit_ids.astype(str),
-        "household_id": region.household_arrays.household_ids[h].astype(str),
-        "score": scores.score[chosen],
-        "weight": scores.weight[chosen],
-        "fee": scores.fee[chosen],
-    }, schema_overrides={"unit_id": pl.String, "household_id": pl.String}).join(children, on="unit_id", how="left")
-    links = links.select("unit_id", "child_ids", "household_id", "score", "weight", "fee")
+        "unit_id": region.unit_arrays.unit_ids[u].astype(str).tolist(),
+        "household_id": region.household_arrays.household_ids[h].astype(str).tolist(),
+        "score": scores.score[chosen].astype(np.float64),
+        "weight": scores.weight[chosen].astype(np.int64),
+        "fee": scores.fee[chosen].astype(np.int64),
+        "child_agency_id": region.units["agency_id"].to_numpy()[u].astype(str).tolist(),
+        "household_agency_id": region.households["agency_id"].to_numpy()[h].astype(str).tolist(),
+        "distance_km": scores.distance_km[chosen].astype(np.float64).round(2),
+        "reasons": link_reasons(region, request, scores, chosen),
+    }, schema={k: v for k, v in LINK_SCHEMA.items() if k != "child_ids"}).join(children, on="unit_id", how="left")
+    links = links.select(list(LINK_SCHEMA)).cast(LINK_SCHEMA)
     if request.shortlist is not None:
         links = links.sort(["unit_id", "weight", "score", "household_id"], descending=[False, True, True, False])
-        links = links.with_columns(pl.int_range(1, pl.len() + 1).over("unit_id").alias("rank"))
+        links = links.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("unit_id").alias("rank"))
+        links = links.select(*list(LINK_SCHEMA)[:6], "rank", *list(LINK_SCHEMA)[6:])
     else:
         links = links.sort("unit_id")
-    return Proposal(request, links, status, float(objective), float(bound), float(gap), method, wall, scores)
+    return Proposal(request, links, status, float(objective), float(bound), float(gap), method, wall, scores,
+                    stopped=stopped)

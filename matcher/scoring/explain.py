@@ -127,6 +127,15 @@ def _placement(h, household_row: int, ages: list[int]) -> str:
     return f"approved for {approved} aged {age_range_words(low, high)}; {unit}"
 
 
+def pair_reasons(region, weights, unit_row: int, household_row: int, contributions: np.ndarray, fee: int,
+                 distance_km: float) -> list[str]:
+    """The reasons of a scored pair as family finders read them: the
+    placement line, then each factor's reason in :func:`pair_explanation`'s
+    order (what counts against first)."""
+    placement, details = pair_explanation(region, weights, unit_row, household_row, contributions, fee, distance_km)
+    return [placement] + [reason_text(d) for d in details]
+
+
 def pair_explanation(region, weights, unit_row: int, household_row: int, contributions: np.ndarray, fee: int,
                      distance_km: float) -> tuple[str, list[dict]]:
     """The placement line and one reason per factor for a scored pair.

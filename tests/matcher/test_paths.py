@@ -142,10 +142,10 @@ def test_an_out_file_that_cannot_be_written_exits_2_naming_it(region_files, run_
 
 
 def test_an_out_name_leaves_room_for_the_summary_beside_it(region_files, run_cli, tmp_path):
-    # 240 bytes is a legal name, but ".NAME.partial" and "STEM.summary.txt" beside it are not.
-    out = tmp_path / ("l" * 236 + ".csv")
+    # 250 bytes is a legal name, but "NAME.summary.txt" beside it is not (255 at most).
+    out = tmp_path / ("l" * 246 + ".csv")
     status, _, err = run_cli("propose", *_region(region_files), "--out", out)
-    assert status == 2 and "too long" in err and "Error" not in err, err
+    assert status == 2 and "at most 243 bytes" in err and ".csv.summary.txt" in err and "Error" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["children.csv", "households.csv"]
 
 

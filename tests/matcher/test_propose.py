@@ -179,7 +179,7 @@ def test_same_input_gives_byte_identical_files(region_files, run_cli, tmp_path):
                                  AS_OF.isoformat(), "--out", tmp_path / f"{name}.csv", "--budget", "LA01=40000",
                                  "--budget", "LA02=0")
         assert status == 0, err
-        outputs.append(((tmp_path / f"{name}.csv").read_bytes(), (tmp_path / f"{name}.summary.txt").read_bytes()))
+        outputs.append(((tmp_path / f"{name}.csv").read_bytes(), (tmp_path / f"{name}.csv.summary.txt").read_bytes()))
     assert outputs[0] == outputs[1]
     assert b"unit_id,child_ids,household_id,score,weight,fee" in outputs[0][0]
 
