@@ -84,11 +84,16 @@ class FrozenDict(dict):
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore
 
 
+_CONTAINERS = (dict, list)
+
+
 def _freeze(value):
-    if isinstance(value, dict):
-        return FrozenDict({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+    """Dicts as :class:`FrozenDict` and lists as tuples, all the way down
+    (leaves are passed over without a call: a rank answer holds thousands)."""
+    if type(value) is dict:
+        return FrozenDict({k: _freeze(v) if type(v) in _CONTAINERS else v for k, v in value.items()})
+    if type(value) is list:
+        return tuple([_freeze(v) if type(v) in _CONTAINERS else v for v in value])
     return value
 
 

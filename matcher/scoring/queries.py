@@ -40,8 +40,16 @@ class Violation:
 
 
 def _ranked(scores: PairScores, ids: np.ndarray, top: int | None) -> np.ndarray:
-    """Order of pairs: score high to low, ties by id ascending."""
-    order = np.lexsort((ids, -scores.score))
+    """Order of pairs: score high to low, ties by id ascending; the first
+    ``top`` only. Only the pairs scoring at least the ``top``-th best score
+    are sorted (sorting tens of thousands of string ids to keep ten is most
+    of a query's time); the order is the full sort's."""
+    score = scores.score
+    if top is not None and top < len(score):
+        threshold = np.partition(score, len(score) - top)[len(score) - top]
+        candidates = np.flatnonzero(score >= threshold)
+        return candidates[np.lexsort((ids[candidates], -score[candidates]))][:top]
+    order = np.lexsort((ids, -score))
     return order if top is None else order[:top]
 
 
