@@ -25,7 +25,7 @@ solver could not finish in time raises :class:`~matcher.errors.SolverTimeout`.
 Every number a caller gives is checked against its range in
 :data:`~matcher.options.NUMBERS` where the options are built (text such as
 ``"10"`` or a number, with the same message either way), and every path
-before it is read or written (:func:`check_output_file`,
+before it is read or written (:func:`plan_output`,
 :func:`check_output_folder`; readers check their inputs): a folder, a named
 pipe, a path under a file or a name too long is bad input, not a hang or a
 traceback.
@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalFilesCheck",
     "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
-    "check_output_file", "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
+    "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
     "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "money", "name_options",
     "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
@@ -248,19 +248,6 @@ def check_validity(proposal: Proposal, region: Region) -> list[str]:
 # CONTRACT.md) saying how it was made; files that belong together (links,
 # their summary, their manifest) are written all or nothing (see
 # :class:`matcher.files.write.FileSet`).
-
-def check_output_file(path: str | os.PathLike, option: str = "out") -> Path:
-    """``path`` as a file a result can be written to (not a folder, a named
-    pipe, a path under a file or in a missing folder, nor a name too long
-    for the file system); an :class:`InputError` naming ``option``
-    otherwise. Call it before the work, so bad paths fail fast."""
-    from matcher.files.paths import output_file_problem
-
-    expected = output_file_problem(path)
-    if expected is not None:
-        raise InputError(option_problem(option, os.fspath(path), expected))
-    return Path(path)
-
 
 def check_output_folder(path: str | os.PathLike, option: str = "out") -> Path:
     """``path`` as a folder files can be written into (existing, or one

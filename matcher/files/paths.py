@@ -18,9 +18,9 @@ import os
 import stat
 from pathlib import Path
 
-# Files written beside an output add to its name: ".NAME.partial" while it is
-# written, "STEM.summary.txt" and "STEM.manifest.json" beside it. Keeping
-# this many bytes spare lets every one of them be made.
+# The files generate and demo write in a folder ("households.parquet",
+# "children.csv.manifest.json", ...) must fit in it: a folder's path keeps
+# this many bytes spare for them.
 ROOM_BESIDE = 32
 
 
@@ -107,11 +107,11 @@ def input_file_problem(path: str | os.PathLike, what: str) -> str | None:
     return None
 
 
-def output_file_problem(path: str | os.PathLike, room_beside: int = ROOM_BESIDE) -> str | None:
+def output_file_problem(path: str | os.PathLike) -> str | None:
     """Why a result cannot be written to ``path`` (an existing folder, a
-    named pipe, a path under a file or in a missing folder, a name too long
-    once ``room_beside`` more bytes for the files written beside it are
-    counted), or None."""
+    named pipe, a path under a file or in a missing folder, a path too long
+    for the file system), or None. The names of the files written beside it
+    are measured by :func:`matcher.files.write.plan_output`."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
@@ -126,7 +126,7 @@ def output_file_problem(path: str | os.PathLike, room_beside: int = ROOM_BESIDE)
     holder = _file_under_a_file(path)
     if holder is not None:
         return f"a path in an existing folder; {holder} is a file, not a folder"
-    too_long = _too_long(path, room_beside)
+    too_long = _too_long(path)
     if too_long:
         return f"a path the file system can hold with the files written beside it; {too_long}"
     if not path.parent.exists():

@@ -346,7 +346,7 @@ def plan_output(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike 
     if out.suffix.lower() not in RESULT_SUFFIXES:
         raise InputError(option_problem(option, value, "a .csv or .parquet file name"))
     # A folder, a pipe, a path under a file; the companions' names are measured below.
-    unusable = output_file_problem(value, room_beside=0)
+    unusable = output_file_problem(value)
     if unusable is not None:
         raise InputError(option_problem(option, value, unusable))
     if not out.parent.exists():
