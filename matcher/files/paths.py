@@ -107,18 +107,26 @@ def input_file_problem(path: str | os.PathLike, what: str) -> str | None:
     return None
 
 
+def _mode(path: Path) -> tuple[int | None, str | None]:
+    """``path``'s file mode (None when nothing is there yet), or why it
+    cannot be looked at."""
+    try:
+        return os.stat(path).st_mode, None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+            return None, exc.strerror
+        return None, None
+
+
 def output_file_problem(path: str | os.PathLike) -> str | None:
     """Why a result cannot be written to ``path`` (an existing folder, a
     named pipe, a path under a file or in a missing folder, a path too long
     for the file system), or None. The names of the files written beside it
     are measured by :func:`matcher.files.write.plan_output`."""
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        mode = None
-        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
-            return f"a file path that can be used ({exc.strerror})"
+    mode, unusable = _mode(path)
+    if unusable:
+        return f"a file path that can be used ({unusable})"
     if mode is not None and stat.S_ISDIR(mode):
         return "a file path; this is a folder"
     if mode is not None and not stat.S_ISREG(mode):
@@ -128,7 +136,7 @@ def output_file_problem(path: str | os.PathLike) -> str | None:
         return f"a path in an existing folder; {holder} is a file, not a folder"
     too_long = _too_long(path)
     if too_long:
-        return f"a path the file system can hold with the files written beside it; {too_long}"
+        return f"a path the file system can hold; {too_long}"
     if not path.parent.exists():
         return f"a path in an existing folder; {path.parent} does not exist"
     return None
@@ -138,12 +146,9 @@ def output_folder_problem(path: str | os.PathLike) -> str | None:
     """Why ``path`` cannot be (made into) a folder to write files in: it is
     a file or a named pipe, it lies under a file, or a name is too long."""
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        mode = None
-        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
-            return f"a folder that can be used ({exc.strerror})"
+    mode, unusable = _mode(path)
+    if unusable:
+        return f"a folder that can be used ({unusable})"
     if mode is not None:
         return None if stat.S_ISDIR(mode) else f"a folder; this is {_kind(mode)}"
     holder = _file_under_a_file(path / "x")
