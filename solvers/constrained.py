@@ -157,11 +157,10 @@ def _arcs_of_pairs(arcs: Arcs, pairs: np.ndarray) -> np.ndarray:
     return np.sort(order[np.searchsorted(keys[order], wanted)])
 
 
-def _warm_start(arcs: Arcs, side: SideConstraints, config: SolverConfig) -> np.ndarray:
-    """The fixed arcs plus as many arcs of the exact matching as fit."""
-    exact = max_weight_matching(arcs.rows, arcs.cols, arcs.weights,
-                                n_rows=arcs.n_rows, n_cols=arcs.n_cols, config=config)
-    candidates = _arcs_of_pairs(arcs, exact.pairs)
+def _warm_start(arcs: Arcs, side: SideConstraints, candidates: np.ndarray) -> np.ndarray:
+    """The fixed arcs plus as many arcs of the exact matching
+    (``candidates``) as fit: a feasible start whenever the fixed arcs
+    themselves are."""
     chosen = list(side.fixed)
     used_rows = set(arcs.rows[side.fixed].tolist())
     used_cols = set(arcs.cols[side.fixed].tolist())
@@ -191,10 +190,20 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     position = np.full(len(arcs.rows), -1, np.int64)
     position[arc_ids] = np.arange(len(arc_ids))
 
-    # Model and variables: one boolean per candidate arc, named x[row,col].
+    # The exact matching without side constraints: an upper bound on the
+    # answer, and the answer itself when it happens to meet them (a budget
+    # that does not bind, say), with no model to build.
+    exact = max_weight_matching(arcs.rows, arcs.cols, arcs.weights,
+                                n_rows=arcs.n_rows, n_cols=arcs.n_cols, config=config)
+    exact_arcs = _arcs_of_pairs(arcs, exact.pairs)
+    if not len(side.fixed) and not violates(side, exact_arcs):
+        return _result(arcs, exact_arcs, exact.objective, "optimal", started)
+    start = _warm_start(arcs, side, exact_arcs) if hint is None else hint
+
+    # Model and variables: one boolean per candidate arc (unnamed: names
+    # cost seconds on large models and CP-SAT does not need them).
     model = cp_model.CpModel()
-    x = [model.NewBoolVar(f"x[{r},{c}]") for r, c in
-         zip(arcs.rows[arc_ids].tolist(), arcs.cols[arc_ids].tolist())]
+    x = [model.NewBoolVar("") for _ in range(len(arc_ids))]
 
     # Constraints: each row and column at most once.
     for ends in (arcs.rows[arc_ids], arcs.cols[arc_ids]):
@@ -209,7 +218,7 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
         members = np.flatnonzero((groups_of == group) & (side.fees[arc_ids] > 0))
         if members.size:
             fees = side.fees[arc_ids[members]].tolist()
-            model.Add(sum(f * x[k] for f, k in zip(fees, members.tolist())) <= budget)
+            model.Add(cp_model.LinearExpr.WeightedSum([x[k] for k in members.tolist()], fees) <= budget)
     # Fixed links and conflicting pairs.
     for arc in side.fixed.tolist():
         model.Add(x[position[arc]] == 1)
@@ -217,15 +226,14 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
         if position[a] >= 0 and position[b] >= 0:
             model.AddBoolOr([x[position[a]].Not(), x[position[b]].Not()])
 
-    # Objective and warm start.
-    model.Maximize(sum(c * v for c, v in zip(costs.tolist(), x)))
-    start = _warm_start(arcs, side, config) if hint is None else hint
-    for arc in start[position[start] >= 0].tolist():
-        model.AddHint(x[position[arc]], 1)
-    hinted = np.zeros(len(arc_ids), dtype=bool)
-    hinted[position[start[position[start] >= 0]]] = True
-    for k in np.flatnonzero(~hinted).tolist():
-        model.AddHint(x[k], 0)
+    # Objective and warm start (a complete hint, written straight into the
+    # model: one AddHint call per variable costs seconds on large models).
+    model.Maximize(cp_model.LinearExpr.WeightedSum(x, costs.tolist()))
+    hinted = np.zeros(len(arc_ids), dtype=np.int64)
+    hinted[position[start[position[start] >= 0]]] = 1
+    solution_hint = model.Proto().solution_hint
+    solution_hint.vars.extend([v.Index() for v in x])
+    solution_hint.values.extend(hinted.tolist())
 
     # Solve.
     solver = cp_model.CpSolver()
@@ -240,6 +248,13 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     # Read back.
     if status == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()}")
+    upper = exact.objective  # no side constraint raises the optimum
+    if status == cp_model.UNKNOWN and hint is None and not violates(side, start):
+        # Stopped before CP-SAT reported a solution: the repaired warm start
+        # is one (deterministic, so the output still repeats), certified
+        # against the unconstrained optimum.
+        return _result(arcs, start, total(arcs.weights[start], arcs.integral), "feasible", started, upper,
+                       work=work)
     if status in (cp_model.INFEASIBLE, cp_model.UNKNOWN):
         name = "infeasible" if status == cp_model.INFEASIBLE else "unknown"
         return _result(arcs, np.zeros(0, np.int64), None, name, started, work=work)
@@ -252,7 +267,7 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
         return _result(arcs, chosen, objective, "optimal", started, work=work)
     bound = solver.BestObjectiveBound() / scale
     bound = int(math.floor(bound + 1e-9)) if arcs.integral else float(bound)
-    return _result(arcs, chosen, objective, "feasible", started, bound, work=work)
+    return _result(arcs, chosen, objective, "feasible", started, min(bound, upper), work=work)
 
 
 def deterministic_limit(time_limit_s: float) -> float:

@@ -172,6 +172,39 @@ def test_short_time_limit_reports_a_consistent_status():
         assert result.arcs.size == 0
 
 
+def test_a_search_stopped_at_once_still_returns_a_valid_proposal_and_a_true_bound():
+    # Binding budgets and almost no time: CP-SAT reports nothing, and the
+    # repaired warm start is returned (deterministic), its gap certified by
+    # the unconstrained optimum.
+    rng = np.random.default_rng(8)
+    n = 300
+    rows, cols = np.nonzero(rng.random((n, n)) < 0.3)
+    weights = rng.integers(1, 1000, size=len(rows))
+    fees = rng.integers(0, 50, size=len(rows))
+    groups = rng.integers(0, 10, size=len(rows))
+    budgets = np.full(10, 100)
+    config = SolverConfig(time_limit_s=1e-6, workers=1)
+    first = constrained_assignment(rows, cols, weights, fees=fees, fee_group=groups, budgets=budgets, config=config)
+    again = constrained_assignment(rows, cols, weights, fees=fees, fee_group=groups, budgets=budgets, config=config)
+    assert first.status == "feasible" and first.stopped and first.arcs.size > 0
+    assert np.array_equal(first.arcs, again.arcs)
+    spent = np.bincount(groups[first.arcs], weights=fees[first.arcs], minlength=10)
+    assert np.all(spent <= budgets)
+    unconstrained = max_weight_matching(rows, cols, weights).objective
+    assert first.bound == unconstrained >= first.objective and first.gap >= 0
+
+
+def test_budgets_that_do_not_bind_give_the_exact_matching_as_proven_optimal():
+    rng = np.random.default_rng(9)
+    rows, cols = np.nonzero(rng.random((200, 200)) < 0.3)
+    weights = rng.integers(1, 1000, size=len(rows))
+    fees = rng.integers(0, 50, size=len(rows))
+    result = constrained_assignment(rows, cols, weights, fees=fees, fee_group=np.zeros(len(rows), np.int64),
+                                    budgets=np.array([10**9]), config=SolverConfig(time_limit_s=1e-6))
+    assert result.status == "optimal" and not result.stopped
+    assert result.objective == max_weight_matching(rows, cols, weights).objective
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
