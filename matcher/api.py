@@ -383,16 +383,29 @@ def region_files(folder: str | os.PathLike, fmt: str = "csv") -> tuple[Path, Pat
     return Path(folder) / f"children.{fmt}", Path(folder) / f"households.{fmt}"
 
 
-def check_region_folder(folder: str | os.PathLike, *, replace: bool) -> None:
+def check_region_folder(folder: str | os.PathLike, *, replace: bool, made_by: str | None = None) -> None:
     """An input error (option ``out``) if ``folder`` is a file, or already
     holds a region (children or households, CSV or Parquet) and ``replace``
-    (option ``force``) is not given."""
+    (option ``force``) is not given. A region whose manifests say command
+    ``made_by`` wrote it may be replaced (the demo replaces its own)."""
+    import json
+
+    from matcher.files.write import manifest_path
+
     folder_path = Path(folder)
     if folder_path.exists() and not folder_path.is_dir():
         raise InputError(option_problem("out", os.fspath(folder), "a folder; this is a file"))
     if replace or not folder_path.is_dir():
         return
-    held = [p.name for fmt in ("csv", "parquet") for p in region_files(folder_path, fmt) if p.exists()]
+
+    def made_by_it(path: Path) -> bool:
+        try:
+            return json.loads(manifest_path(path).read_text(encoding="utf-8")).get("command") == made_by
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    held = [p.name for fmt in ("csv", "parquet") for p in region_files(folder_path, fmt)
+            if p.exists() and not (made_by and made_by_it(p))]
     if held:
         raise InputError(option_problem("out", os.fspath(folder),
                                         f"a folder that holds no region ({', '.join(held)} already there); give "

@@ -41,7 +41,7 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     batch proposal, and say where every file is."""
     os.makedirs(out, exist_ok=True)
     kids, homes = api.generate(seed, DEMO_CHILDREN, DEMO_HOUSEHOLDS, as_of)
-    made = api.provenance("generate", as_of=as_of, options={"seed": seed, "children": DEMO_CHILDREN,
+    made = api.provenance("demo", as_of=as_of, options={"seed": seed, "children": DEMO_CHILDREN,
                                                              "households": DEMO_HOUSEHOLDS, "format": "csv"})
     children_path, households_path = (str(p) for p in api.write_region(kids, homes, out, "csv", made))
     click.echo(f"Synthetic region (seed {seed}, as of {as_of.isoformat()}) written to {out}/")

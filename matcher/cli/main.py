@@ -318,14 +318,17 @@ def weights_command(weights_file) -> None:
               help=f"Random seed of the demo region ({allowed('seed')}).")
 @click.option("--as-of", "as_of", default="2026-06-30", show_default=True, metavar="DATE",
               help="Date the demo region is drawn and measured at (YYYY-MM-DD).")
-def demo(out: str, seed: str, as_of: str) -> None:
+@click.option("--force", is_flag=True, default=False,
+              help="Replace a region in the folder that an earlier demo did not write.")
+def demo(out: str, seed: str, as_of: str, force: bool) -> None:
     """Make a synthetic region, validate it and show what matcher does."""
     from matcher.cli.demo import run_demo
 
     day = _parse_date(as_of, "--as-of")
     seed = api.number("seed", seed)
     api.check_output_folder(out)
-    api.check_region_folder(out, replace=True)  # the demo's own folder: a second demo replaces the first
+    # A second demo replaces the first; any other region needs --force.
+    api.check_region_folder(out, replace=force, made_by="demo")
     run_demo(out, seed, day)
 
 

@@ -324,14 +324,18 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def check_not_inputs(paths: dict[str, Path], inputs: dict[str, str | os.PathLike | None], value: str,
                      option: str = "out") -> None:
-    """An input error if any path to be written is one of the inputs (a
-    result must never replace what it was made from)."""
+    """An input error if any path to be written is one of the inputs, or
+    an input's manifest (a result must never replace what it was made from,
+    nor the record of how that was made)."""
+    protected = [(f"{role} file", Path(given)) for role, given in inputs.items() if given is not None]
+    protected += [(f"{role} file's manifest", manifest_path(given)) for role, given in inputs.items()
+                  if given is not None]
     for what, path in paths.items():
-        for role, given in inputs.items():
-            if given is not None and _same_file(path, Path(given)):
+        for role, given in protected:
+            if _same_file(path, given):
                 it = "it" if what == "result" else f"its {what} {path.name}"
                 raise InputError(option_problem(option, value, f"a path that is not one of the inputs; {it} would "
-                                                               f"replace the {role} file {given}"))
+                                                               f"replace the {role} {given}"))
 
 
 def plan_output(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike | None], summary: bool,

@@ -91,6 +91,21 @@ def test_an_out_that_is_an_input_is_refused_and_nothing_is_written(region_files,
     assert _snapshot(folder) == before
 
 
+@pytest.mark.parametrize("command", ["scores", "propose"])
+def test_an_out_whose_manifest_is_an_inputs_manifest_is_refused(tmp_path, run_cli, command):
+    # generate records children.csv in children.manifest.json; a result
+    # children.parquet would have the same manifest and replace that record.
+    status, _, err = run_cli("generate", "--seed", 2, "--children", 30, "--households", 40, "--out", tmp_path,
+                             "--as-of", AS_OF.isoformat())
+    assert status == 0, err
+    children, households = tmp_path / "children.csv", tmp_path / "households.csv"
+    assert (tmp_path / "children.manifest.json").exists()
+    before = _snapshot(tmp_path)
+    status, _, err = run_cli(command, *_files(children, households), "--out", tmp_path / "children.parquet")
+    assert status == 2 and "children file's manifest" in err and len(err.strip().splitlines()) == 1, err
+    assert _snapshot(tmp_path) == before
+
+
 @pytest.mark.parametrize("command,longest_companion", [("scores", ".manifest.json"), ("propose", ".summary.txt")])
 def test_a_long_out_name_works_or_is_refused_never_broken_by_a_temporary_name(region_files, run_cli, tmp_path,
                                                                                command, longest_companion):
@@ -505,3 +520,18 @@ def test_a_search_stopped_by_its_time_limit_gives_the_same_bytes_on_a_busy_machi
     assert outputs[0][0] == outputs[1][0] == outputs[2][0]
     assert outputs[0] == outputs[1] == outputs[2]
     assert "stopped at its time limit" in out and f"--time-limit {limit:g} s" in out
+
+
+def test_demo_replaces_only_its_own_region_unless_forced(tmp_path, run_cli):
+    foreign = tmp_path / "real"
+    foreign.mkdir()
+    (foreign / "children.csv").write_text("child_id\nREAL\n", encoding="utf-8")
+    status, _, err = run_cli("demo", "--out", foreign)
+    assert status == 2 and "--force" in err and len(err.strip().splitlines()) == 1, err
+    assert (foreign / "children.csv").read_text(encoding="utf-8") == "child_id\nREAL\n"
+    own = tmp_path / "demo"
+    for _ in range(2):  # a second demo replaces the first
+        status, _, err = run_cli("demo", "--out", own)
+        assert status == 0, err
+    status, _, err = run_cli("demo", "--out", foreign, "--force")
+    assert status == 0, err
