@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from features.contract import EARLIEST_DATE
+from matcher.frozen import FrozenDict
 from matcher.errors import OPTIONS, InputError, LookupInputError, Problem, SolverTimeout, name_options, option_problem
 from matcher.options import NUMBERS, ProposalOptions, QueryOptions, RegionRequest, iso_date, number
 
@@ -74,16 +75,6 @@ __all__ = [
 ]
 
 
-class FrozenDict(dict):
-    """A dict that refuses changes: query answers are results, not state.
-    It is still a dict, so it prints as JSON like one."""
-
-    def _refuse(self, *args, **kwargs):
-        raise TypeError("query results are read-only")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore
-
-
 _CONTAINERS = (dict, list)
 
 
@@ -100,10 +91,11 @@ def _freeze(value):
 # --- sources of a region ------------------------------------------------------------------------------------------
 
 def region_from_tables(tables: RegionTables, as_of: dt.date) -> Region:
-    """A frozen region from validated tables (any source)."""
+    """A frozen region from validated tables (any source), at ``as_of`` (a
+    date from 1900 on, checked as the option ``as_of``)."""
     from matcher.region import Region
 
-    return Region.build(tables, as_of)
+    return Region.build(tables, iso_date("as_of", as_of))
 
 
 def region_from_files(children: str | os.PathLike, households: str | os.PathLike, as_of: dt.date) -> Region:
@@ -111,6 +103,7 @@ def region_from_files(children: str | os.PathLike, households: str | os.PathLike
     Parquet); an :class:`InputError` listing every problem otherwise."""
     from matcher.files.read import read_region
 
+    as_of = iso_date("as_of", as_of)
     return region_from_tables(read_region(children, households, as_of=as_of), as_of)
 
 
@@ -119,6 +112,7 @@ def region_from_frames(children: pl.DataFrame, households: pl.DataFrame, as_of: 
     text) exactly as files are validated, and build a region."""
     from matcher.validation import tables_from_frames
 
+    as_of = iso_date("as_of", as_of)
     return region_from_tables(tables_from_frames(children, households, as_of=as_of), as_of)
 
 

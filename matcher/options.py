@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from features.contract import EARLIEST_DATE
 from matcher.errors import InputError, option_problem
+from matcher.frozen import FrozenDict
 from matcher.ranges import LONGEST_WHOLE, Allowed, as_number, shown
 from matcher.scoring.weights import Weights
 from solvers import SolverConfig
@@ -116,11 +117,17 @@ class QueryOptions:
 
 
 def _pair_list(pairs, option: str) -> tuple[tuple[str, str], ...]:
+    """``UNIT=HOUSEHOLD`` texts, or (unit, household) pairs of ids, as a
+    tuple of pairs of ids."""
     out = []
     for text in pairs:
-        if isinstance(text, tuple):
-            out.append(text)
+        if isinstance(text, (tuple, list)):
+            if len(text) != 2 or not all(isinstance(i, str) and i.strip() for i in text):
+                raise InputError(option_problem(option, shown(text), "a (unit id, household id) pair of texts"))
+            out.append((text[0].strip(), text[1].strip()))
             continue
+        if not isinstance(text, str):
+            raise InputError(option_problem(option, shown(text), "UNIT=HOUSEHOLD"))
         unit, sep, household = text.partition("=")
         if not sep or not unit or not household:
             raise InputError(option_problem(option, text, "UNIT=HOUSEHOLD"))
@@ -150,14 +157,14 @@ def parse_budgets(values) -> dict[str, int]:
     return budgets
 
 
-def _checked_budgets(budgets: dict) -> dict[str, int]:
+def _checked_budgets(budgets) -> FrozenDict:
     out = {}
-    for agency, amount in budgets.items():
+    for agency, amount in dict(budgets).items():
         value = as_number(amount, whole=True) if not isinstance(amount, str) else None
-        if value is None or not NUMBERS["budgets"].holds(value):
+        if not isinstance(agency, str) or value is None or not NUMBERS["budgets"].holds(value):
             raise InputError(option_problem("budgets", shown(f"{agency}={amount}"), _budget_expected()))
         out[agency] = value
-    return out
+    return FrozenDict(out)
 
 
 def _check_combination(shortlist, km, one_proposal_only: bool) -> None:
@@ -192,6 +199,8 @@ class ProposalOptions:
         for name in ("shortlist", "min_score", "sibling_contact_km"):
             object.__setattr__(self, name, _maybe_number(name, getattr(self, name)))
         object.__setattr__(self, "budgets", _checked_budgets(self.budgets))
+        object.__setattr__(self, "fixed", _pair_list(self.fixed, "fixed"))
+        object.__setattr__(self, "excluded", _pair_list(self.excluded, "excluded"))
         _solver_config(self.config.time_limit_s, self.config.workers, self.config.seed)
         _check_combination(self.shortlist, self.sibling_contact_km, bool(self.budgets or self.fixed))
 

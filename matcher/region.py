@@ -9,6 +9,7 @@ scorer derives from it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections import OrderedDict
@@ -52,6 +53,15 @@ class BoundedCache:
         return len(self._items)
 
 
+def _read_only(holder) -> None:
+    """Every numpy array held by a frozen dataclass made read-only: a region
+    is shared by every query (and, later, by threads of a web service)."""
+    for f in dataclasses.fields(holder):
+        value = getattr(holder, f.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+
+
 @dataclass(frozen=True, eq=False)
 class Region:
     """Everything a query needs about one region at one date.
@@ -89,7 +99,7 @@ class Region:
             tables.households)
         sizes = units["size"].to_numpy()
         rows = np.repeat(np.arange(units.height), sizes)
-        return cls(
+        region = cls(
             as_of=as_of, children=kids, units=units, households=tables.households, unit_arrays=unit_arrays,
             household_arrays=household_arrays, agencies=agencies, unit_encoder=unit_encoder,
             tables=HouseholdTables.build(household_arrays),
@@ -100,6 +110,9 @@ class Region:
             waiting_unit_rows=np.flatnonzero(unit_arrays.bool_column("waiting")),
             warnings=tables.warnings,
         )
+        for holder in (region, unit_arrays, household_arrays, region.tables):
+            _read_only(holder)
+        return region
 
     def children_of(self, unit_row: int) -> pl.DataFrame:
         return self.children.slice(int(self.child_offsets[unit_row]), int(self.units["size"][unit_row]))

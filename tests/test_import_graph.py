@@ -17,7 +17,7 @@ FRONT_ENDS = ("matcher.cli", "matcher.web")
 # and those below it, never one above.
 LAYERS = (
     ("features", "solvers"),
-    ("matcher", "matcher.errors", "matcher.pool", "matcher.ranges"),
+    ("matcher", "matcher.errors", "matcher.frozen", "matcher.pool", "matcher.ranges"),
     ("matcher.validation", "matcher.files"),
     ("matcher.region", "matcher.summary", "matcher.generate"),
     ("matcher.scoring",),

@@ -7,6 +7,7 @@ import reprlib
 import tomllib
 from dataclasses import dataclass, field
 
+from matcher.frozen import FrozenDict
 from matcher.errors import InputError, Problem
 from matcher.files.paths import input_file_problem
 from matcher.ranges import Allowed, as_number, shown
@@ -74,8 +75,9 @@ class Weights:
         if problems:
             raise InputError(problems)
         total = sum(self.factors.values())
-        if abs(total - 100.0) > 1e-9:
-            object.__setattr__(self, "factors", {k: v * 100.0 / total for k, v in self.factors.items()})
+        factors = {k: v * 100.0 / total for k, v in self.factors.items()} if abs(total - 100.0) > 1e-9 \
+            else dict(self.factors)
+        object.__setattr__(self, "factors", FrozenDict(factors))  # checked, so read-only
 
     def key(self) -> tuple:
         """The weights' content as a hashable value (equal weights, equal

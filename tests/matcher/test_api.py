@@ -134,3 +134,34 @@ def test_the_bounded_cache_stays_bounded_and_is_safe_under_threads():
     for t in threads:
         t.join()
     assert len(cache) <= 4 and made
+
+
+def test_checked_values_cannot_be_changed_afterwards(both):
+    files, _ = both
+    options = api.ProposalOptions.parse(budgets=["LA01=1000"], fixed=["U1=H1"])
+    with pytest.raises(TypeError):
+        options.budgets["LA01"] = -5
+    assert isinstance(options.fixed, tuple) and options.fixed == (("U1", "H1"),)
+    with pytest.raises(TypeError):
+        api.QueryOptions().weights.factors["needs"] = 1e308
+    for array in (files.child_offsets, files.waiting_unit_rows, files.unit_arrays.unit_ids,
+                  files.household_arrays.matrix):
+        assert not array.flags.writeable
+        with pytest.raises(ValueError):
+            array[0] = array[0]
+
+
+def test_pairs_built_in_code_are_checked_too():
+    with pytest.raises(api.InputError) as caught:
+        api.ProposalOptions(excluded=[(1, 2)])
+    assert caught.value.problems[0].column == "excluded"
+
+
+def test_an_as_of_before_1900_is_one_option_problem(tmp_path):
+    import datetime as dt
+
+    children, households = write_region(tmp_path, seed=2, n_children=10, n_households=10)
+    with pytest.raises(api.InputError) as caught:
+        api.region_from_files(children, households, dt.date(1800, 1, 1))
+    [problem] = caught.value.problems
+    assert problem.column == "as_of" and "1900" in problem.expected
