@@ -233,7 +233,7 @@ def check_validity(proposal: Proposal, region: Region) -> list[str]:
     proposal (empty when it is valid)."""
     from matcher.proposals.checks import check_validity as check
 
-    return check(proposal, region)
+    return [name_options(problem) for problem in check(proposal, region)]
 
 
 # --- writing results -----------------------------------------------------------------------------------------------

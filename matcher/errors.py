@@ -144,4 +144,10 @@ class LookupInputError(InputError):
 
 
 class SolverTimeout(RuntimeError):
-    """The solver found no proposal within its time limit (not bad input)."""
+    """The solver found no proposal within its time limit (not bad input).
+    ``template`` names options as ``{option:NAME}`` for a front end to
+    render; ``str()`` gives the domain's names."""
+
+    def __init__(self, template: str):
+        self.template = template
+        super().__init__(name_options(template))

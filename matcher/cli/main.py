@@ -353,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MATCHER_DEBUG"):
             raise
         name = "" if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: "
-        click.echo(f"error: {name}{api.name_options(str(exc), FLAGS)}", err=True)
+        text = getattr(exc, "template", None) or str(exc)
+        click.echo(f"error: {name}{api.name_options(text, FLAGS)}", err=True)
         return 1
     return 0
 

@@ -161,9 +161,9 @@ def _csv_shape_problems(path: str, text: str, rows: bool) -> list[Problem]:
 def _raw_parquet(path: str, table: Table) -> tuple[pl.DataFrame | None, list[Problem]]:
     try:
         frame = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return None, [Problem(path, None, None, None, f"a readable Parquet file ({first})")]
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None, [Problem(path, None, None, None, "a readable Parquet file; this is not Parquet, or it is damaged "
+                                                      "(a CSV file needs a .csv name)")]
     text, problems = text_cells(frame, table, source=path, rows=_row_numbers(frame.height, "parquet"))
     return (None if problems else text), problems
 

@@ -16,6 +16,7 @@ from features.eligibility import HouseholdTables, eligible
 
 from matcher.scoring.queries import violations
 from matcher.scoring.scorer import score_pairs
+from matcher.errors import name_options
 from matcher.region import Region
 
 CHECK_CHUNK = 1024
@@ -26,7 +27,8 @@ class InvalidProposal(Exception):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__("invalid proposal:\n" + "\n".join(problems))
+        self.template = "invalid proposal:\n" + "\n".join(problems)  # {option:NAME} for a front end
+        super().__init__(name_options(self.template))
 
 
 def check_validity(proposal, region: Region) -> list[str]:
@@ -98,7 +100,7 @@ def check_validity(proposal, region: Region) -> list[str]:
             for i in np.flatnonzero(scores.score < request.min_score):
                 problems.append(f"link {region.unit_arrays.unit_ids[u_arr[i]]}="
                                 f"{region.household_arrays.household_ids[h_arr[i]]}: score {scores.score[i]:.2f} "
-                                f"is below --min-score {request.min_score:g}")
+                                f"is below {{option:min_score}} {request.min_score:g}")
         agencies = region.units["agency_id"].to_numpy()[u_arr]
         for agency, budget in sorted(request.budgets.items()):
             spent = int(fees[agencies == agency].sum())
@@ -137,5 +139,5 @@ def _sibling_contact_problems(region: Region, u_arr, h_arr, km: float) -> list[s
                     d = float(haversine_km(lat[h_arr[i]], lon[h_arr[i]], lat[h_arr[j]], lon[h_arr[j]]))
                     problems.append(f"siblings {region.unit_arrays.unit_ids[u_arr[i]]} and "
                                     f"{region.unit_arrays.unit_ids[u_arr[j]]} (group {g}) are proposed to "
-                                    f"households {d:.1f} km apart; --sibling-contact-km is {km:g}")
+                                    f"households {d:.1f} km apart; {{option:sibling_contact_km}} is {km:g}")
     return problems

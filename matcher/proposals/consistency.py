@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matcher.files.paths import input_file_problem
 from matcher.errors import Problem
 from matcher.files.manifest import read_manifest
 from matcher.files.write import manifest_path, sha256_of, summary_path
@@ -18,9 +19,10 @@ def check_proposal_files(links) -> tuple[list, list[str]]:
     """(problems, what was checked) for a links file, its summary and its
     manifest: each records the SHA-256 of the links file it describes, the
     manifest also the summary's and the inputs'."""
+    unreadable = input_file_problem(links, "links file")
+    if unreadable is not None:
+        return [Problem(str(links), None, None, None, unreadable, code="invalid")], []
     links = Path(links)
-    if not links.is_file():
-        return [Problem(str(links), None, None, None, "an existing links file; there is none", code="invalid")], []
     problems, checked = [], []
     digest = sha256_of(links)
     summary_file, manifest_file = summary_path(links), manifest_path(links)

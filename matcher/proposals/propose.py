@@ -125,8 +125,10 @@ def _fixed_arcs(region: Region, request: ProposalOptions, scores: PairScores, ke
             why = "; ".join(f"rule {v.rule}: {v.message}" for v in broken) or "the unit is not waiting"
             problems.append(option_problem("fixed", text, f"an eligible pair ({why})"))
         elif not keep[at]:
-            problems.append(option_problem("fixed", text,
-                                           "a pair that is not also excluded or below {option:min_score}"))
+            below = request.min_score is not None and scores.score[at] < request.min_score
+            why = (f"scores {scores.score[at]:.1f}, below {{option:min_score}} {request.min_score:g}" if below
+                   else "it is also given to {option:excluded}")
+            problems.append(option_problem("fixed", text, f"a pair that can be proposed; {why}"))
         else:
             arcs.append(at)
     if problems:

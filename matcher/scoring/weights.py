@@ -190,7 +190,10 @@ def load_weights(path: str | None) -> Weights:
     except RecursionError:
         raise InputError(Problem(path, None, None, None, "a TOML file; its tables or lists are nested too deeply "
                                                          "to read", kind="key")) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise InputError(Problem(path, None, None, None, "a TOML file in UTF-8; found bytes that are not UTF-8",
+                                 kind="key")) from None
+    except tomllib.TOMLDecodeError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "not TOML"
         raise InputError(Problem(path, None, None, None, f"a TOML file ({shown(first, 120)})", kind="key")) from None
     except ValueError:  # Python reads no integer of more than 4,300 digits

@@ -165,3 +165,29 @@ def test_an_as_of_before_1900_is_one_option_problem(tmp_path):
         api.region_from_files(children, households, dt.date(1800, 1, 1))
     [problem] = caught.value.problems
     assert problem.column == "as_of" and "1900" in problem.expected
+
+
+def test_domain_messages_name_options_by_domain_names(both):
+    files, _ = both
+    proposal = api.propose(files)
+    # The same links checked against a minimum score none of them reaches.
+    tampered = dataclasses.replace(proposal, request=api.ProposalOptions.parse(min_score=100))
+    found = api.check_validity(tampered, files)
+    assert any("below min_score 100" in p for p in found), found
+    assert not any("--" in p or "{option:" in p for p in found)
+    timeout = api.SolverTimeout("nothing within {option:time_limit_s} 5 s")
+    assert str(timeout) == "nothing within time_limit_s 5 s"
+
+
+def test_unreadable_files_are_named_without_library_text(tmp_path, run_cli):
+    children, households = write_region(tmp_path, seed=2, n_children=10, n_households=10)
+    fake = tmp_path / "households.parquet"
+    fake.write_bytes(households.read_bytes())
+    status, _, err = run_cli("validate", "--children", children, "--households", fake)
+    assert status == 2 and "not Parquet" in err and "specification" not in err, err
+    weights = tmp_path / "w.toml"
+    weights.write_bytes(b"\xff\xfe[factors]\n")
+    status, _, err = run_cli("weights", "--weights", weights)
+    assert status == 2 and "UTF-8" in err and "codec" not in err, err
+    status, _, err = run_cli("validate-proposal", "--links", tmp_path)
+    assert status == 2 and "folder" in err, err
