@@ -68,7 +68,7 @@ __all__ = [
     "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalFilesCheck",
     "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
     "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
-    "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "money", "name_options",
+    "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "manifest_path", "money", "name_options",
     "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
     "weights_sha256", "why_not", "write_proposal", "write_region", "write_scores",
@@ -370,6 +370,13 @@ def generate(seed: int, n_children: int, n_households: int, as_of: dt.date) -> t
 
     request = RegionRequest(seed, n_children, n_households)
     return generate_region(request.seed, request.n_children, request.n_households, as_of)
+
+
+def manifest_path(result: str | os.PathLike) -> Path:
+    """Where the manifest of a result file ``X.csv`` goes: ``X.manifest.json``."""
+    from matcher.files.write import manifest_path as path_of
+
+    return path_of(result)
 
 
 def region_files(folder: str | os.PathLike, fmt: str = "csv") -> tuple[Path, Path]:

@@ -78,6 +78,8 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     if len(lines) > len(shown):
         click.echo(f"... ({len(lines) - len(shown)} more lines in {summary_path})")
     click.echo("")
-    click.echo("Files:")
+    click.echo("Files (each result with its manifest: how it was made):")
     for path in (children_path, households_path, links_path, summary_path):
+        click.echo(f"  {os.path.abspath(path)}")
+    for path in sorted({api.manifest_path(p) for p in (children_path, households_path, links_path)}):
         click.echo(f"  {os.path.abspath(path)}")
