@@ -9,6 +9,8 @@ this revision keeps building the schema it built when later revisions
 change the declarations.
 """
 
+import secrets
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -115,7 +117,9 @@ def upgrade() -> None:
         sa.Column("value", sa.Integer(), nullable=False),
     )
     op.bulk_insert(sa.table("register_state", sa.column("name", sa.String()), sa.column("value", sa.Integer())),
-                   [{"name": "data_version", "value": 0}])
+                   # A random start: a store dropped and made again does not repeat the data
+                   # versions of the old one, so no process's cached region outlives it.
+                   [{"name": "data_version", "value": secrets.randbelow(1 << 30)}])
 
 
 def downgrade() -> None:
