@@ -48,10 +48,18 @@ class StoreUnavailable(RuntimeError):
     not bad input."""
 
 
+def _not_initialised(url: URL) -> InputError:
+    return InputError(option_problem("db", shown(url), "an initialised store; run `matcher db init` with this "
+                                                       "{option:db} first"))
+
+
 @contextmanager
-def _transaction(url: URL, *, write: bool):
+def _transaction(url: URL, *, write: bool, create: bool = False):
     """One transaction on the store; a writer's is ``BEGIN IMMEDIATE`` on
-    SQLite and every reader's a snapshot (REPEATABLE READ on PostgreSQL)."""
+    SQLite and every reader's a snapshot (REPEATABLE READ on PostgreSQL).
+    Only ``create`` (``db init``) may make a new SQLite file."""
+    if url.get_backend_name() == "sqlite" and not create and not os.path.isfile(url.database or ""):
+        raise _not_initialised(url)
     engine = engine_for(url)
     options = {"matcher_writer": True} if write else {}
     if engine.dialect.name == "postgresql" and not write:
@@ -69,8 +77,7 @@ def _require_ready(connection: sa.Connection, url: URL) -> None:
     """An input error naming ``db`` unless the store is at the newest schema."""
     where = shown(url)
     if not sa.inspect(connection).has_table("alembic_version"):
-        raise InputError(option_problem("db", where, "an initialised store; run `matcher db init` with this "
-                                                     "{option:db} first"))
+        raise _not_initialised(url)
     current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     if current != schema.SCHEMA_REVISION:
         raise InputError(option_problem("db", where, f"a store at schema {schema.SCHEMA_REVISION} (it is at "
@@ -94,7 +101,7 @@ def migrate(url: URL) -> tuple[str | None, str]:
     config = Config()
     config.set_main_option("script_location", str(migrations_folder()))
     config.set_main_option("path_separator", "os")
-    with _transaction(url, write=True) as connection:
+    with _transaction(url, write=True, create=True) as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
