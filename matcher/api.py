@@ -68,7 +68,9 @@ __all__ = [
     "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalFilesCheck",
     "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
     "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
-    "counts_against", "describe_weights", "generate", "iso_date", "load_weights", "manifest_path", "money", "name_options",
+    "counts_against", "describe_weights", "exclude", "export_store", "generate", "history", "import_files",
+    "init_store", "iso_date", "load_weights", "manifest_path", "money", "name_options", "query_store",
+    "region_from_store", "store_location", "store_provenance",
     "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
     "weights_sha256", "why_not", "write_proposal", "write_region", "write_scores",
@@ -90,12 +92,13 @@ def _freeze(value):
 
 # --- sources of a region ------------------------------------------------------------------------------------------
 
-def region_from_tables(tables: RegionTables, as_of: dt.date) -> Region:
+def region_from_tables(tables: RegionTables, as_of: dt.date, exclusions=()) -> Region:
     """A frozen region from validated tables (any source), at ``as_of`` (a
-    date from 1900 on, checked as the option ``as_of``)."""
+    date from 1900 on, checked as the option ``as_of``), with the pairs
+    excluded by hand (:class:`matcher.region.Exclusion`; store mode)."""
     from matcher.region import Region
 
-    return Region.build(tables, iso_date("as_of", as_of))
+    return Region.build(tables, iso_date("as_of", as_of), exclusions)
 
 
 def region_from_files(children: str | os.PathLike, households: str | os.PathLike, as_of: dt.date) -> Region:
@@ -114,6 +117,156 @@ def region_from_frames(children: pl.DataFrame, households: pl.DataFrame, as_of: 
 
     as_of = iso_date("as_of", as_of)
     return region_from_tables(tables_from_frames(children, households, as_of=as_of), as_of)
+
+
+# --- the case register (store mode) -------------------------------------------------------------------------------
+#
+# ``db`` is what ``--db`` gives: a file path (SQLite) or a postgresql:// URL;
+# None means ``MATCHER_DB``, and for the store commands then the embedded
+# default file in the user's data folder (see matcher/store/engine.py).
+
+STORE_REGIONS_KEPT = 4
+"""Regions built from stores kept per process (least recently used first
+out), keyed by store, data version and as-of date: any write to children,
+households or exclusions bumps the data version, so a cached region is never
+stale."""
+
+_STORE_REGIONS = None
+
+
+def _store_regions():
+    global _STORE_REGIONS
+    if _STORE_REGIONS is None:
+        from matcher.region import BoundedCache
+
+        _STORE_REGIONS = BoundedCache(STORE_REGIONS_KEPT)
+    return _STORE_REGIONS
+
+
+def query_store(db: str | os.PathLike | None) -> str | None:
+    """The store a query command reads when given no files: ``db``, else
+    ``MATCHER_DB``; None when neither is set."""
+    from matcher.store.engine import ENVIRONMENT
+
+    if db is not None:
+        return os.fspath(db)
+    return os.environ.get(ENVIRONMENT) or None
+
+
+def store_location(db: str | os.PathLike | None) -> str:
+    """Where the store ``db`` is (as commands say it: no password)."""
+    from matcher.store.engine import shown, store_url
+
+    return shown(store_url(db))
+
+
+def init_store(db: str | os.PathLike | None) -> tuple[str | None, str]:
+    """Create the store, or migrate it to the newest schema; the schema
+    revision before (None for a new store) and after."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import migrate
+
+    return migrate(store_url(db))
+
+
+def region_from_store(db: str | os.PathLike | None, as_of: dt.date) -> Region:
+    """A frozen region from the store's tables, validated and built exactly
+    as files are (:func:`region_from_frames`), with the store's exclusions
+    as excluded pairs. Regions are cached per store, data version and date
+    (:data:`STORE_REGIONS_KEPT`)."""
+    from matcher.region import Exclusion
+    from matcher.store.engine import store_url
+    from matcher.store.register import read_region
+    from matcher.validation import tables_from_frames
+
+    url = store_url(db)
+    where = url.render_as_string(hide_password=False)
+    cache = _store_regions()
+    read = read_region(url, held=lambda version: cache.peek((where, version, as_of)) is not None)
+    if isinstance(read, int):
+        region = cache.peek((where, read, as_of))
+        if region is not None:
+            return region
+        read = read_region(url)
+    tables = tables_from_frames(read.children, read.households, as_of=as_of)
+    exclusions = [Exclusion(e.child_id, e.household_id, e.reason, e.who, e.at) for e in read.exclusions]
+    region = region_from_tables(tables, as_of, exclusions)
+    return cache.get_or_make((where, read.data_version, as_of), lambda: region)
+
+
+def store_provenance(db: str | os.PathLike | None) -> str:
+    """The store as a manifest records it: where (no password) and its data
+    version."""
+    from matcher.store.engine import shown, store_url
+    from matcher.store.register import data_version
+
+    url = store_url(db)
+    return f"{shown(url)} (data version {data_version(url)})"
+
+
+@dataclass(frozen=True)
+class StoreImport:
+    """What ``import`` did: per table, rows added, updated, unchanged and
+    left out (kept: an import never deletes), and the files' warnings."""
+
+    children: object
+    households: object
+    warnings: tuple[str, ...]
+
+
+def import_files(children: str | os.PathLike, households: str | os.PathLike, as_of: dt.date,
+                 db: str | os.PathLike | None) -> StoreImport:
+    """Validate both files exactly as file mode does (an :class:`InputError`
+    naming file, row and column, and the store untouched), then load them in
+    one transaction: rows updated by id, every previous version kept, rows
+    the files leave out kept."""
+    from matcher.files.read import read_region
+    from matcher.store.engine import store_url
+    from matcher.store.register import import_tables, who_am_i
+
+    url = store_url(db)
+    tables = read_region(children, households, as_of=as_of)
+    done = import_tables(url, tables.children, tables.households, who_am_i())
+    return StoreImport(done[0], done[1], tables.warnings)
+
+
+def export_store(db: str | os.PathLike | None, folder: str | os.PathLike) -> tuple[Path, Path]:
+    """Write the register as the contract's ``children.csv`` and
+    ``households.csv`` (defaults written out, rows in the order first
+    imported; each with its manifest), all or nothing: importing them gives
+    the same rows."""
+    from matcher.files.manifest import Provenance
+    from matcher.store.engine import shown, store_url
+    from matcher.store.register import read_region
+
+    url = store_url(db)
+    read = read_region(url)
+    made = Provenance("export", store=f"{shown(url)} (data version {read.data_version})")
+    return write_region(read.children, read.households, folder, "csv", made)
+
+
+def history(db: str | os.PathLike | None, *, child_id: str | None = None,
+            household_id: str | None = None) -> dict:
+    """Every version of a child's or a household's row (exactly one of the
+    two), oldest first: version, when (UTC), who, what changed."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import history as versions
+
+    if (child_id is None) == (household_id is None):
+        raise InputError(option_problem("child_id/household_id", None, "exactly one of a child or a household"))
+    table, row_id = ("children", child_id) if child_id is not None else ("households", household_id)
+    return _freeze({"table": table, "id": row_id, "versions": versions(store_url(db), table, row_id)})
+
+
+def exclude(db: str | os.PathLike | None, child_id: str, household_id: str, reason: str, *,
+            undo: bool = False) -> dict:
+    """Exclude a child-household pair by hand (never ranked or proposed;
+    why-not reports rule 0), or lift the exclusion with ``undo``; the OS
+    user, the time and the reason are recorded."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import exclude as record, who_am_i
+
+    return _freeze(record(store_url(db), child_id, household_id, reason, who_am_i(), undo=undo))
 
 
 @dataclass(frozen=True)
@@ -287,7 +440,7 @@ def options_record(options: ProposalOptions | QueryOptions | None) -> dict:
 def provenance(command: str, *, children: str | os.PathLike | None = None,
                households: str | os.PathLike | None = None, as_of: dt.date | None = None,
                options: ProposalOptions | QueryOptions | dict | None = None, weights: Weights | None = None,
-               weights_file: str | os.PathLike | None = None) -> Provenance:
+               weights_file: str | os.PathLike | None = None, store: str | None = None) -> Provenance:
     """How a command's files are made: its input files, date, options and
     weights, recorded in the manifest and the summary."""
     from matcher.files.manifest import Provenance
@@ -297,7 +450,7 @@ def provenance(command: str, *, children: str | os.PathLike | None = None,
                    if path is not None)
     record = dict(options) if isinstance(options, dict) else options_record(options)
     return Provenance(command, inputs, as_of, record, weights_sha256(weights) if weights is not None else None,
-                      os.fspath(weights_file) if weights_file is not None else None)
+                      os.fspath(weights_file) if weights_file is not None else None, store)
 
 
 def plan_output(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike | None],

@@ -22,6 +22,7 @@ from features.eligibility import HouseholdTables
 from features.household_encoder import HouseholdArrays, HouseholdEncoder
 from features.unit_encoder import UnitArrays, UnitEncoder
 from matcher.errors import LookupInputError
+from matcher.frozen import FrozenDict
 from features.units import build_units
 from matcher.validation import RegionTables
 
@@ -49,6 +50,14 @@ class BoundedCache:
                 self._items.popitem(last=False)
         return value
 
+    def peek(self, key):
+        """The value held for ``key`` (marked as used), or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -60,6 +69,19 @@ def _read_only(holder) -> None:
         value = getattr(holder, f.name)
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A child-household pair ruled out by hand (store mode): who, when
+    (UTC) and why. Excluding any child of a together group excludes the
+    group's unit from that household."""
+
+    child_id: str
+    household_id: str
+    reason: str
+    who: str
+    at: dt.datetime
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,12 +107,18 @@ class Region:
     household_row_of_id: dict[str, int] = field(repr=False)
     waiting_unit_rows: np.ndarray = field(repr=False)
     warnings: tuple[str, ...] = ()
+    exclusions: dict = field(default_factory=dict, repr=False)
+    """(unit row, household row) -> the :class:`Exclusion` records behind it."""
+    excluded_keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    """``unit row * households + household row`` of every excluded pair, sorted."""
     cache: BoundedCache = field(default_factory=BoundedCache, repr=False)
     """Derived arrays (per weights), owned here so they die with the region."""
 
     @classmethod
-    def build(cls, tables: RegionTables, as_of: dt.date) -> Region:
-        """A region from validated tables (see :mod:`matcher.validation`)."""
+    def build(cls, tables: RegionTables, as_of: dt.date, exclusions=()) -> Region:
+        """A region from validated tables (see :mod:`matcher.validation`)
+        and the pairs excluded by hand (:class:`Exclusion`; those naming a
+        child or household not in the tables are ignored)."""
         kids, units = build_units(tables.children, as_of)
         agencies = tuple(sorted(set(kids["agency_id"].to_list()) | set(tables.households["agency_id"].to_list())))
         unit_encoder = UnitEncoder(as_of=as_of, agencies=agencies).fit(kids)
@@ -99,20 +127,38 @@ class Region:
             tables.households)
         sizes = units["size"].to_numpy()
         rows = np.repeat(np.arange(units.height), sizes)
+        unit_row_of_child = dict(zip(kids["child_id"].to_list(), rows.tolist()))
+        household_row_of_id = {h: i for i, h in enumerate(tables.households["household_id"].to_list())}
+        excluded: dict[tuple[int, int], tuple[Exclusion, ...]] = {}
+        for ex in exclusions:
+            if ex.child_id in unit_row_of_child and ex.household_id in household_row_of_id:
+                pair = (unit_row_of_child[ex.child_id], household_row_of_id[ex.household_id])
+                excluded[pair] = excluded.get(pair, ()) + (ex,)
+        n_households = tables.households.height
         region = cls(
             as_of=as_of, children=kids, units=units, households=tables.households, unit_arrays=unit_arrays,
             household_arrays=household_arrays, agencies=agencies, unit_encoder=unit_encoder,
             tables=HouseholdTables.build(household_arrays),
             child_offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-            unit_row_of_child=dict(zip(kids["child_id"].to_list(), rows.tolist())),
+            unit_row_of_child=unit_row_of_child,
             unit_row_of_id={u: i for i, u in enumerate(units["unit_id"].to_list())},
-            household_row_of_id={h: i for i, h in enumerate(tables.households["household_id"].to_list())},
+            household_row_of_id=household_row_of_id,
             waiting_unit_rows=np.flatnonzero(unit_arrays.bool_column("waiting")),
             warnings=tables.warnings,
+            exclusions=FrozenDict(excluded),
+            excluded_keys=np.sort(np.array([u * n_households + h for u, h in excluded], dtype=np.int64)),
         )
         for holder in (region, unit_arrays, household_arrays, region.tables):
             _read_only(holder)
         return region
+
+    def excluded_mask(self, unit_rows: np.ndarray, household_rows: np.ndarray) -> np.ndarray:
+        """Which of the (unit row, household row) pairs were excluded by hand."""
+        unit_rows, household_rows = np.asarray(unit_rows, np.int64), np.asarray(household_rows, np.int64)
+        if not len(self.excluded_keys):
+            return np.zeros(np.broadcast(unit_rows, household_rows).shape, dtype=bool)
+        keys = unit_rows * self.households.height + household_rows
+        return np.isin(keys, self.excluded_keys)
 
     def children_of(self, unit_row: int) -> pl.DataFrame:
         return self.children.slice(int(self.child_offsets[unit_row]), int(self.units["size"][unit_row]))

@@ -23,6 +23,7 @@ LAYERS = (
     ("matcher.scoring",),
     ("matcher.options",),
     ("matcher.proposals",),
+    ("matcher.store",),
     ("matcher.api",),
     FRONT_ENDS,
 )

@@ -27,7 +27,7 @@ FLAGS = {
     "workers": "--workers", "seed": "--seed", "solver_seed": "--seed", "top": "--top",
     "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
     "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
-    "force": "--force", "links": "--links",
+    "force": "--force", "links": "--links", "db": "--db", "reason": "--reason",
 }
 
 
@@ -64,6 +64,52 @@ def region_options(func):
     func = click.option("--children", "children", required=True, metavar="FILE",
                         help="Children file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
     return func
+
+
+DB_HELP = ("The case register: a file path (SQLite) or postgresql://user@host:port/database "
+           "(default: MATCHER_DB, else the store in your data folder).")
+
+
+def db_option(func):
+    """--db, for the store commands."""
+    return click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)(func)
+
+
+def data_options(func):
+    """Where a query command's data comes from: both files, or a store
+    (--db, or MATCHER_DB when neither is given), and --as-of."""
+    func = click.option("--as-of", "as_of", default=None, metavar="DATE",
+                        help="Date ages and waits are measured at (YYYY-MM-DD; default today).")(func)
+    func = click.option("--db", "db", default=None, metavar="URL",
+                        help="Read the case register instead of files: a file path (SQLite) or "
+                             "postgresql://user@host:port/database (default: MATCHER_DB when no files are given).")(func)
+    func = click.option("--households", "households", default=None, metavar="FILE",
+                        help="Households file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
+    func = click.option("--children", "children", default=None, metavar="FILE",
+                        help="Children file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
+    return func
+
+
+HOW_TO_GIVE_DATA = ("the region's data: give --children FILE and --households FILE, or --db URL (a store made "
+                    "with `matcher db init` and `matcher import`), or set MATCHER_DB to a store")
+
+
+def _data_source(children: str | None, households: str | None, db: str | None) -> str | None:
+    """The store to read (None: the files), or bad input saying how to give
+    data."""
+    if db is not None and (children is not None or households is not None):
+        raise InputError(Problem("command line", None, "--db", db,
+                                 "either --children and --households or --db, not both"))
+    if children is not None or households is not None:
+        if children is None or households is None:
+            missing = "--children" if children is None else "--households"
+            raise InputError(Problem("command line", None, missing, None,
+                                     "both --children FILE and --households FILE (or --db URL instead)"))
+        return None
+    store = api.query_store(db)
+    if store is None:
+        raise InputError(Problem("command line", None, None, None, HOW_TO_GIVE_DATA))
+    return store
 
 
 def _echo_warnings(warnings) -> None:
@@ -135,15 +181,18 @@ def weights_option(func):
                         help="Scorer weights (TOML); `matcher weights` prints the defaults.")(func)
 
 
-def load_region(children: str, households: str, as_of: str | None):
-    """Validate the files and build the region (warnings to stderr)."""
-    region = api.region_from_files(children, households, _parse_date(as_of, "--as-of"))
+def load_region(children: str | None, households: str | None, as_of: str | None, db: str | None = None):
+    """Validate the files, or the store's tables, and build the region
+    (warnings to stderr)."""
+    store = _data_source(children, households, db)
+    day = _parse_date(as_of, "--as-of")
+    region = api.region_from_files(children, households, day) if store is None else api.region_from_store(store, day)
     _echo_warnings(region.warnings)
     return region
 
 
 @cli.command()
-@region_options
+@data_options
 @click.option("--child", "child_id", default=None, metavar="ID",
               help="Rank households for the unit holding this child.")
 @click.option("--household", "household_id", default=None, metavar="ID", help="Rank units for this household.")
@@ -152,7 +201,7 @@ def load_region(children: str, households: str, as_of: str | None):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table to read, or JSON (CONTRACT.md) for other programs.")
 @weights_option
-def rank(children, households, as_of, child_id, household_id, top, fmt, weights_file) -> None:
+def rank(children, households, db, as_of, child_id, household_id, top, fmt, weights_file) -> None:
     """The best households for a child's unit, or the best units for a
     household. When a child's unit has fewer than --top eligible
     households, households one hard rule away are listed apart, as not
@@ -163,7 +212,7 @@ def rank(children, households, as_of, child_id, household_id, top, fmt, weights_
         raise InputError(Problem("command line", None, "--child/--household", None,
                                  "exactly one of --child ID or --household ID"))
     options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
-    region = load_region(children, households, as_of)
+    region = load_region(children, households, as_of, db)
     result = api.rank(region, child_id=child_id, household_id=household_id, options=options)
     if fmt == "json":
         click.echo(dumps(result))
@@ -172,19 +221,19 @@ def rank(children, households, as_of, child_id, household_id, top, fmt, weights_
 
 
 @cli.command("why-not")
-@region_options
+@data_options
 @click.option("--child", "child_id", required=True, metavar="ID", help="A child of the unit asked about.")
 @click.option("--household", "household_id", required=True, metavar="ID", help="The household asked about.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table to read, or JSON (CONTRACT.md) for other programs.")
 @weights_option
-def why_not_command(children, households, as_of, child_id, household_id, fmt, weights_file) -> None:
+def why_not_command(children, households, db, as_of, child_id, household_id, fmt, weights_file) -> None:
     """Every hard rule that excludes the pair, by number and name, or its
     score and reasons if none does."""
     from matcher.cli.render import dumps, print_why_not
 
     weights = api.load_weights(weights_file)
-    region = load_region(children, households, as_of)
+    region = load_region(children, households, as_of, db)
     result = api.why_not(region, child_id, household_id, api.QueryOptions(weights=weights))
     if fmt == "json":
         click.echo(dumps(result))
@@ -193,21 +242,21 @@ def why_not_command(children, households, as_of, child_id, household_id, fmt, we
 
 
 @cli.command("near-misses")
-@region_options
+@data_options
 @click.option("--child", "child_id", required=True, help="List near misses for the unit holding this child.")
 @click.option("--top", default="10", show_default=True, metavar="K",
               help=f"How many near misses to list ({allowed('top')}).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table to read, or JSON (CONTRACT.md) for other programs.")
 @weights_option
-def near_misses_command(children, households, as_of, child_id, top, fmt, weights_file) -> None:
+def near_misses_command(children, households, db, as_of, child_id, top, fmt, weights_file) -> None:
     """Approved households that break exactly one hard rule for a child's
     unit, with the rule and by how much: not eligible, but a conversation
     to start."""
     from matcher.cli.render import dumps, print_near_misses
 
     options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
-    region = load_region(children, households, as_of)
+    region = load_region(children, households, as_of, db)
     result = api.near_misses(region, child_id, options)
     if fmt == "json":
         click.echo(dumps(result))
@@ -217,16 +266,16 @@ def near_misses_command(children, households, as_of, child_id, top, fmt, weights
 
 
 @cli.command()
-@region_options
+@data_options
 @click.option("--out", "out", required=True, metavar="FILE", help="Output file (.csv or .parquet).")
 @weights_option
-def scores(children, households, as_of, out, weights_file) -> None:
+def scores(children, households, db, as_of, out, weights_file) -> None:
     """Every feasible unit-household pair with its score, weight and factors."""
     from matcher.cli.render import progress_printer
 
     paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file})
     weights = api.load_weights(weights_file)
-    region = load_region(children, households, as_of)
+    region = load_region(children, households, as_of, db)
     advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
     options = api.QueryOptions(weights=weights)
     try:
@@ -235,13 +284,13 @@ def scores(children, households, as_of, out, weights_file) -> None:
         if stop:
             stop()
     made = api.provenance("scores", children=children, households=households, as_of=region.as_of, options=options,
-                          weights=weights, weights_file=weights_file)
+                          weights=weights, weights_file=weights_file, store=_store_record(children, db))
     manifest = api.write_scores(result, paths, made)
     click.echo(f"wrote {result.frame.height} feasible pairs to {out} and its manifest to {manifest}", err=True)
 
 
 @cli.command()
-@region_options
+@data_options
 @click.option("--out", "out", required=True, metavar="FILE", help="Links file (.csv or .parquet).")
 @click.option("--budget", "budgets", multiple=True, metavar="AGENCY=AMOUNT",
               help=f"Cap on a child's agency's total inter-agency fees, in {allowed('budgets')} "
@@ -262,7 +311,7 @@ def scores(children, households, as_of, out, weights_file) -> None:
 @click.option("--seed", default="0", show_default=True, metavar="N",
               help=f"CP-SAT random seed ({allowed('solver_seed')}).")
 @weights_option
-def propose(children, households, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
+def propose(children, households, db, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
             time_limit, workers, seed, weights_file) -> None:
     """A batch proposal of links to explore, with a summary and a manifest beside it."""
     from matcher.cli.render import progress_printer
@@ -272,7 +321,7 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
     options = api.ProposalOptions.parse(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
                                         time_limit, workers, seed)
     options = dataclasses.replace(options, weights=api.load_weights(weights_file))
-    region = load_region(children, households, as_of)
+    region = load_region(children, households, as_of, db)
     advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
     try:
         proposal = api.propose(region, options, progress=advance)
@@ -281,12 +330,127 @@ def propose(children, households, as_of, out, budgets, min_score, fixed, exclude
             stop()
     _echo_warnings(proposal.warnings)
     made = api.provenance("propose", children=children, households=households, as_of=region.as_of, options=options,
-                          weights=options.weights, weights_file=weights_file)
+                          weights=options.weights, weights_file=weights_file, store=_store_record(children, db))
     summary, summary_path = api.write_proposal(region, proposal, paths, made, names=FLAGS)
     click.echo(summary, nl=False)
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
     click.echo(f"wrote {proposal.links.height} links to {out}, the summary to {summary_path} and the manifest to "
                f"{paths.manifest}", err=True)
+
+
+# --- the case register -------------------------------------------------------------------------------------------
+
+@cli.group("db")
+def db_group() -> None:
+    """Create or migrate the case register."""
+
+
+@db_group.command("init")
+@db_option
+def db_init(db: str | None) -> None:
+    """Create the store, or migrate it to the newest schema."""
+    where = api.store_location(db)
+    before, after = api.init_store(db)
+    if before is None:
+        click.echo(f"created the store {where} (schema {after})")
+    elif before == after:
+        click.echo(f"the store {where} is up to date (schema {after})")
+    else:
+        click.echo(f"migrated the store {where} from schema {before} to {after}")
+
+
+def _rows(n: int) -> str:
+    return f"{n} row{'' if n == 1 else 's'}"
+
+
+@cli.command("import")
+@click.option("--children", "children", required=True, metavar="FILE",
+              help="Children file (CSV, Parquet, or .xlsx/.ods workbook).")
+@click.option("--households", "households", required=True, metavar="FILE",
+              help="Households file (CSV, Parquet, or .xlsx/.ods workbook).")
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="Date the files are checked at (YYYY-MM-DD; default today).")
+@db_option
+def import_command(children: str, households: str, as_of: str | None, db: str | None) -> None:
+    """Validate both files exactly as every command does, then load them
+    into the store in one transaction: rows updated by id, every previous
+    version kept, rows the files leave out kept as they are."""
+    where = api.store_location(db)
+    done = api.import_files(children, households, _parse_date(as_of, "--as-of"), db)
+    _echo_warnings(done.warnings)
+    for table in (done.children, done.households):
+        line = (f"{table.table}: {table.added} added, {table.updated} updated, {table.unchanged} unchanged")
+        if table.left_out:
+            line += (f"; {_rows(table.left_out)} in the store not in the file, left as {'it was' if table.left_out == 1 else 'they were'}")
+        click.echo(line)
+    click.echo(f"imported into {where}")
+
+
+@cli.command("export")
+@click.option("--out", "out", required=True, metavar="DIR", help="Folder to write children.csv and households.csv to.")
+@click.option("--force", is_flag=True, default=False, help="Replace a region already in the folder.")
+@db_option
+def export_command(out: str, force: bool, db: str | None) -> None:
+    """Write the register as the contract's children.csv and households.csv
+    (defaults written out), which import back to the same rows."""
+    api.check_output_folder(out)
+    api.check_region_folder(out, replace=force)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise InputError(Problem("command line", None, "--out", out, f"a folder that can be made ({exc.strerror})")) \
+            from None
+    paths = api.export_store(db, out)
+    click.echo(f"wrote {paths[0]} and {paths[1]} from {api.store_location(db)}")
+
+
+@cli.command("history")
+@click.option("--child", "child_id", default=None, metavar="ID", help="Show every version of this child's row.")
+@click.option("--household", "household_id", default=None, metavar="ID",
+              help="Show every version of this household's row.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Lines to read, or JSON for other programs.")
+@db_option
+def history_command(child_id: str | None, household_id: str | None, fmt: str, db: str | None) -> None:
+    """Every version of a child's or a household's row: when, who, what changed."""
+    from matcher.cli.render import dumps
+
+    if (child_id is None) == (household_id is None):
+        raise InputError(Problem("command line", None, "--child/--household", None,
+                                 "exactly one of --child ID or --household ID"))
+    result = api.history(db, child_id=child_id, household_id=household_id)
+    if fmt == "json":
+        click.echo(dumps(result))
+        return
+    what = "child" if result["table"] == "children" else "household"
+    count = len(result["versions"])
+    click.echo(f"{what} {result['id']}: {count} version{'' if count == 1 else 's'}")
+    for version in result["versions"]:
+        if version["changed"] is None:
+            change = "first imported"
+        else:
+            change = "changed " + "; ".join(f"{column} {before!r} -> {after!r}"
+                                            for column, (before, after) in version["changed"].items())
+        click.echo(f"  version {version['version']}  {version['at']}  by {version['who']}: {change}")
+
+
+@cli.command("exclude")
+@click.option("--child", "child_id", required=True, metavar="ID", help="The child of the pair.")
+@click.option("--household", "household_id", required=True, metavar="ID", help="The household of the pair.")
+@click.option("--reason", "reason", required=True, metavar="TEXT", help="Why (recorded with who and when).")
+@click.option("--undo", is_flag=True, default=False, help="Lift the exclusion in force instead.")
+@db_option
+def exclude_command(child_id: str, household_id: str, reason: str, undo: bool, db: str | None) -> None:
+    """Rule a child-household pair out by hand: it is never ranked or
+    proposed, and why-not reports it as rule 0 (excluded)."""
+    done = api.exclude(db, child_id, household_id, reason, undo=undo)
+    verb = "lifted the exclusion of" if undo else "excluded"
+    click.echo(f"{verb} {child_id} and {household_id} ({done['who']}, {done['at']}): {done['reason']}")
+
+
+def _store_record(children: str | None, db: str | None) -> str | None:
+    """The store a store-mode result was read from, for its manifest."""
+    return None if children is not None else api.store_provenance(api.query_store(db))
 
 
 @cli.command("validate-proposal")

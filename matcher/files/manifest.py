@@ -42,6 +42,9 @@ class Provenance:
     options: dict = field(default_factory=dict)
     weights_sha256: str | None = None
     weights_file: str | None = None
+    store: str | None = None
+    """The register the tables came from (store mode): where it is, without
+    any password, and its data version."""
 
     def input_hashes(self) -> list[dict]:
         """``[{"role", "path", "sha256"}]`` of every input, read now (an
@@ -55,7 +58,7 @@ class Provenance:
 def manifest(made: Provenance, inputs: list[dict], outputs: list[tuple[Path, str]]) -> dict:
     """The manifest as a dict, keys in the contract's order (then the
     extensions ``command`` and ``weights_file``)."""
-    return {
+    record = {
         "inputs": inputs,
         "as_of": made.as_of.isoformat() if made.as_of else None,
         "options": made.options,
@@ -65,6 +68,9 @@ def manifest(made: Provenance, inputs: list[dict], outputs: list[tuple[Path, str
         "command": made.command,
         "weights_file": os.path.abspath(made.weights_file) if made.weights_file else None,
     }
+    if made.store is not None:
+        record["store"] = made.store
+    return record
 
 
 def manifest_text(record: dict) -> str:

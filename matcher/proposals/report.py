@@ -259,7 +259,9 @@ def provenance_lines(made: Provenance | None, inputs: list[dict], links_sha256: 
              f"  matcher {matcher_version()}" + (f", as of {made.as_of.isoformat()}" if made and made.as_of else "")]
     for item in inputs:
         lines.append(f"  {item['role']} file {item['path']}, SHA-256 {item['sha256']}")
-    if not inputs:
+    if not inputs and made and made.store:
+        lines.append(f"  inputs: the register {made.store}")
+    elif not inputs:
         lines.append("  inputs: tables given in memory (no files)")
     if made and made.weights_sha256:
         source = f"the file {made.weights_file}" if made.weights_file else "the defaults"

@@ -29,7 +29,9 @@ def one_rule_short(region: Region, unit_row: int) -> tuple[np.ndarray, np.ndarra
     rows = np.array([unit_row])
     numbers = np.array(list(RULE_FUNCTIONS))
     broken = np.stack([~RULE_FUNCTIONS[n](region.unit_arrays, rows, region.tables)[0] for n in numbers])
-    near = np.flatnonzero((broken.sum(axis=0) == 1) & region.tables.approved)
+    # A pair excluded by hand is no conversation to start: never a near miss.
+    excluded = region.excluded_mask(unit_row, np.arange(region.tables.n_households))
+    near = np.flatnonzero((broken.sum(axis=0) == 1) & region.tables.approved & ~excluded)
     return near, numbers[broken[:, near].argmax(axis=0)]
 
 

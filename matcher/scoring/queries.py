@@ -92,6 +92,7 @@ def rank_for_child(region: Region, child_id: str, top: int | None, weights: Weig
     kids = region.children_of(row)
     rows = np.array([row])
     households = np.flatnonzero(eligible(region.unit_arrays, rows, region.tables)[0])
+    households = households[~region.excluded_mask(row, households)]
     scores = score_pairs(region.unit_arrays, region.household_arrays, np.full(len(households), row), households,
                          weights, cache=region.cache)
     order = _ranked(scores, region.household_arrays.household_ids[households], top)
@@ -114,6 +115,7 @@ def rank_for_household(region: Region, household_id: str, top: int | None, weigh
     tables = HouseholdTables.build(region.household_arrays.take(np.array([row])))
     all_units = np.arange(len(region.unit_arrays))
     units = np.flatnonzero(eligible(region.unit_arrays, all_units, tables)[:, 0])
+    units = units[~region.excluded_mask(units, row)]
     scores = score_pairs(region.unit_arrays, region.household_arrays, units, np.full(len(units), row), weights,
                          cache=region.cache)
     order = _ranked(scores, region.unit_arrays.unit_ids[units], top)
@@ -142,7 +144,9 @@ def eligible_pairs(region: Region, unit_rows: np.ndarray | None = None, workers:
         h = flat - u * n_households
         if progress is not None:
             progress(len(block))
-        return block[u], h.astype(np.int64)
+        u, h = block[u], h.astype(np.int64)
+        kept = ~region.excluded_mask(u, h)
+        return u[kept], h[kept]
 
     parts = run_all(run, blocks, workers)
     if not parts:
@@ -190,6 +194,10 @@ def violations_for(region: Region, unit_row: int, household_rows: np.ndarray) ->
     broken = {n: np.flatnonzero(~rule(region.unit_arrays, np.array([unit_row]), tables)[0])
               for n, rule in RULE_FUNCTIONS.items()}
     out: list[list[Violation]] = [[] for _ in household_rows]
+    for j, household_row in enumerate(household_rows.tolist()):
+        for ex in region.exclusions.get((unit_row, household_row), ()):
+            out[j].append(Violation(0, ex.child_id, f"excluded by {ex.who} on {ex.at:%Y-%m-%d %H:%M} UTC: "
+                                                    f"{ex.reason}"))
     if not any(len(at) for at in broken.values()):
         return out
     singles, kids = _child_units(region, unit_row)

@@ -1,0 +1,78 @@
+"""The register's tables, declared once (SQLAlchemy Core).
+
+Children and households hold every column of CONTRACT.md with its type
+(the kinds in :mod:`features.contract` map to SQL types below; a list of
+codes is a JSON array, so its order and items round-trip exactly), plus
+``position`` (the order rows were first imported in: export and store-mode
+queries read rows in it, so a store answers as the file it came from) and
+``version`` (how many times the row was written). Every version of every
+row is kept in ``row_versions``; ``exclusions`` holds the pairs ruled out
+by hand; ``register_state`` holds the data version that every write to
+children, households or exclusions bumps (the key of the region cache; it
+starts at a random number, so a store made again never repeats the data
+versions of the one it replaced).
+
+The migrations in :mod:`matcher.store.migrations` build these tables;
+``tests/store`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from features.contract import BOOL, CHILDREN, CODE, CODES, DATE, FLOAT, HOUSEHOLDS, INT, STR, Table
+
+SCHEMA_REVISION = "0001"
+"""The newest migration; a store at another revision must be migrated
+(``matcher db init``) before use."""
+
+SQL_TYPES = {STR: sa.String, CODE: sa.String, INT: sa.Integer, FLOAT: sa.Double, DATE: sa.Date, BOOL: sa.Boolean,
+             CODES: sa.JSON}
+
+metadata = sa.MetaData()
+
+
+def _register_table(table: Table) -> sa.Table:
+    columns = [sa.Column(c.name, SQL_TYPES[c.kind](), primary_key=c.name == table.id_column,
+                         nullable=not c.required) for c in table.columns]
+    return sa.Table(table.name, metadata, *columns,
+                    sa.Column("position", sa.Integer, nullable=False),
+                    sa.Column("version", sa.Integer, nullable=False))
+
+
+children = _register_table(CHILDREN)
+households = _register_table(HOUSEHOLDS)
+
+row_versions = sa.Table(
+    "row_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String, nullable=False),
+    sa.Column("row_id", sa.String, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("who", sa.String, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("changed", sa.JSON, nullable=True),  # {column: [before, after]}; null for a new row
+    sa.Column("row_values", sa.JSON, nullable=False),  # the whole row as written
+    sa.UniqueConstraint("table_name", "row_id", "version", name="uq_row_versions_version"),
+)
+
+exclusions = sa.Table(
+    "exclusions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("child_id", sa.String, sa.ForeignKey("children.child_id"), nullable=False),
+    sa.Column("household_id", sa.String, sa.ForeignKey("households.household_id"), nullable=False),
+    sa.Column("reason", sa.String, nullable=False),
+    sa.Column("who", sa.String, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lifted_by", sa.String, nullable=True),
+    sa.Column("lift_reason", sa.String, nullable=True),
+)
+
+register_state = sa.Table(
+    "register_state", metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+
+REGISTER_TABLES = {"children": (CHILDREN, children), "households": (HOUSEHOLDS, households)}
