@@ -14,9 +14,9 @@ SHOWN_IN_MESSAGE = 50
 SHOWN_PER_COLUMN = 20
 """Lines shown for one file and column before "and N more rows like this"."""
 QUOTED_CHARS = 80
+"""At most this much of a bad cell value is quoted."""
 QUOTED_OPTION_CHARS = 4_352
 """An option's value (often a path, up to PATH_MAX) is quoted whole up to here."""
-"""At most this much of a bad value is quoted."""
 
 OPTIONS = "options"
 """The ``file`` of a problem with an option value rather than with a table."""

@@ -2,7 +2,7 @@
 matching meeting.
 
 Units x households over the eligible pairs, maximising the total link
-``weight`` (see :mod:`matcher.scorer`), each household at most one unit
+``weight`` (see :mod:`matcher.scoring.scorer`), each household at most one unit
 (rule 8) and each unit at most one household. A together sibling group is
 one unit, so it is proposed whole or not at all (rule 7). Without side
 constraints the exact max-weight matching is used; fixed links are placed
@@ -92,24 +92,27 @@ def pair_positions(region: Region, scores: PairScores, units, households) -> np.
     return np.where(key[found] == wanted, found, -1)
 
 
-def candidate_links(region: Region, request: ProposalOptions, progress=None) -> tuple[PairScores, np.ndarray]:
+def candidate_links(region: Region, request: ProposalOptions, progress=None,
+                    excluded: list[tuple[int, int]] | None = None) -> tuple[PairScores, np.ndarray]:
     """Scores of every eligible pair, and the mask of those the request
-    keeps (not excluded, at or above the minimum score)."""
+    keeps (not excluded, at or above the minimum score). ``excluded``: the
+    request's excluded pairs already resolved to rows."""
+    if excluded is None:
+        excluded = _resolve_pairs(region, request.excluded, "excluded")
     scores = all_scores(region, request.weights, progress=progress)
     keep = np.ones(len(scores.score), dtype=bool)
     if request.min_score is not None:
         keep &= scores.score >= request.min_score
-    excluded = _resolve_pairs(region, request.excluded, "excluded")
     if excluded:
         at = pair_positions(region, scores, [u for u, _ in excluded], [h for _, h in excluded])
         keep[at[at >= 0]] = False
     return scores, keep
 
 
-def _fixed_arcs(region: Region, request: ProposalOptions, scores: PairScores, keep: np.ndarray) -> np.ndarray:
+def _fixed_arcs(region: Region, request: ProposalOptions, scores: PairScores, keep: np.ndarray,
+                fixed: list[tuple[int, int]]) -> np.ndarray:
     from matcher.scoring.queries import violations
 
-    fixed = _resolve_pairs(region, request.fixed, "fixed")
     positions = pair_positions(region, scores, [u for u, _ in fixed], [h for _, h in fixed])
     arcs, problems = [], []
     seen_u, seen_h = set(), set()
@@ -185,7 +188,7 @@ def usable_budgets(region: Region, request: ProposalOptions) -> tuple[ProposalOp
 
 def propose(region: Region, request: ProposalOptions, progress=None) -> Proposal:
     """Solve the request on the region; the result is checked by the caller
-    with :func:`matcher.validity.check_validity` before anything is written.
+    with :func:`matcher.proposals.checks.check_validity` before anything is written.
     Budgets that cannot bind are left out (see :func:`usable_budgets`)."""
     request, warnings = usable_budgets(region, request)
     proposal = _solve(region, request, progress)
@@ -193,8 +196,11 @@ def propose(region: Region, request: ProposalOptions, progress=None) -> Proposal
 
 
 def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
-    scores, keep = candidate_links(region, request, progress)
-    fixed = _fixed_arcs(region, request, scores, keep)
+    # Unknown ids fail before the (long) scoring of every pair.
+    excluded = _resolve_pairs(region, request.excluded, "excluded")
+    fixed = _resolve_pairs(region, request.fixed, "fixed")
+    scores, keep = candidate_links(region, request, progress, excluded)
+    fixed = _fixed_arcs(region, request, scores, keep, fixed)
     arcs = np.flatnonzero(keep)
     rows, cols = scores.units[arcs], scores.households[arcs]
     weights = scores.weight[arcs]

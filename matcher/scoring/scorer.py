@@ -1,5 +1,5 @@
 """The explainable compatibility score: a pure function of encoded arrays
-and a frozen :class:`~matcher.weights.Weights`.
+and a frozen :class:`~matcher.scoring.weights.Weights`.
 
 Each factor has a fit in [0, 1]; its contribution is fit x its weight (points
 out of 100), and the score is the sum of the contributions, so the score is
