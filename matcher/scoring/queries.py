@@ -249,8 +249,9 @@ def violations_for(region: Region, unit_row: int, household_rows: np.ndarray) ->
                     limit = int(region.household_arrays.consider[household_rows[j], k])
                     for i in failing(rules.need_within_consider, j, k):
                         level = int(singles.needs[i, k])
-                        found.append(Violation(4, ids[i], f"would consider up to {LEVEL_LABELS[limit]} ({limit}) "
-                                                          f"{NEED_LABELS[need]}; {whose[i]} are "
+                        considered = (f"would consider up to {LEVEL_LABELS[limit]} ({limit}) {NEED_LABELS[need]}"
+                                      if limit else f"would not consider {NEED_LABELS[need]} (0)")
+                        found.append(Violation(4, ids[i], f"{considered}; {whose[i]} are "
                                                           f"{LEVEL_LABELS[level]} ({level})"))
             elif n == 5:
                 for i in failing(rules.early_permanence_met, j):

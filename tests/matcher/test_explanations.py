@@ -360,3 +360,10 @@ def test_demo_prints_commands_that_run_as_shown(tmp_path, run_cli, monkeypatch):
         assert {"--children", "--households", "--as-of"} <= set(words), command
         status, _, err = run_cli(*words)
         assert status == 0, (command, err)
+
+
+def test_a_need_the_household_would_not_consider_at_all_is_said_so():
+    home = a_household("H0", accept_learning=0, consider_learning=0)
+    answer = api.why_not(region([a_child("C1", need_learning=1)], [home]), "C1", "H0")
+    [violation] = answer["violations"]
+    assert violation["message"] == "would not consider learning needs (0); this child's are mild (1)"
