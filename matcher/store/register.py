@@ -213,6 +213,8 @@ class StoredRegion:
     households: pl.DataFrame
     exclusions: tuple[StoredExclusion, ...]
     data_version: int
+    exploring: tuple[dict, ...] = ()
+    """The links being explored (see :func:`matcher.store.links.read_for_region`)."""
 
 
 def _frame(connection: sa.Connection, name: str) -> pl.DataFrame:
@@ -254,8 +256,13 @@ def read_region(url: URL, *, held=None) -> StoredRegion | int:
         version = _data_version(connection)
         if held is not None and held(version):
             return version
+        from matcher.store.links import read_for_region
+
+        links = read_for_region(connection)
+        # A declined link rules its pair out as an exclusion does, until it is re-opened.
+        declined = tuple(StoredExclusion(*d) for d in links.declined)
         return StoredRegion(_frame(connection, "children"), _frame(connection, "households"),
-                            _active_exclusions(connection), version)
+                            _active_exclusions(connection) + declined, version, links.exploring)
 
 
 def history(url: URL, table_name: str, row_id: str) -> list[dict]:
