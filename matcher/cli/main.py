@@ -311,11 +311,20 @@ def scores(children, households, db, as_of, out, weights_file) -> None:
               help=f"CP-SAT search workers ({allowed('workers')}); 1 gives repeatable output.")
 @click.option("--seed", default="0", show_default=True, metavar="N",
               help=f"CP-SAT random seed ({allowed('solver_seed')}).")
+@click.option("--record", is_flag=True, default=False,
+              help="Store mode: record the proposal's links as proposed in the register, in one transaction "
+                   "(refused if the store changed since it was read).")
+@click.option("--user", "acting_for", default=None, metavar="NAME",
+              help="With --record: the person you act for (the OS user is always recorded).")
 @weights_option
 def propose(children, households, db, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
-            time_limit, workers, seed, weights_file) -> None:
+            time_limit, workers, seed, record, acting_for, weights_file) -> None:
     """A batch proposal of links to explore, with a summary and a manifest beside it."""
     from matcher.cli.render import progress_printer
+
+    if record and children is not None:
+        raise InputError(Problem("command line", None, "--record", None,
+                                 "a store to record in: --record goes with --db (or MATCHER_DB), not files"))
 
     paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file},
                             summary=True)
@@ -337,6 +346,15 @@ def propose(children, households, db, as_of, out, budgets, min_score, fixed, exc
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
     click.echo(f"wrote {proposal.links.height} links to {out}, the summary to {summary_path} and the manifest to "
                f"{paths.manifest}", err=True)
+    if record:
+        done = api.record_proposal(_data_source(children, households, db), region, proposal, acting_for=acting_for)
+        line = f"recorded {len(done['recorded'])} links as proposed"
+        if done["reopened"]:
+            line += f", re-opened {len(done['reopened'])} closed ones"
+        if done["left"]:
+            line += (f"; left {len(done['left'])} already open as they are ("
+                     + ", ".join(f"{x['unit_id']}-{x['household_id']} {x['state']}" for x in done["left"]) + ")")
+        click.echo(line, err=True)
 
 
 # --- the case register -------------------------------------------------------------------------------------------
@@ -384,6 +402,10 @@ def import_command(children: str, households: str, as_of: str | None, db: str | 
         if table.left_out:
             line += (f"; {_rows(table.left_out)} in the store not in the file, left as {'it was' if table.left_out == 1 else 'they were'}")
         click.echo(line)
+        if table.kept_status:
+            click.echo(f"{table.table}: kept the register's status of {_rows(len(table.kept_status))} that a link "
+                       "holds, over the file's: " + ", ".join(f"{row_id} {ours} (file: {theirs})"
+                                                           for row_id, ours, theirs in table.kept_status))
     click.echo(f"imported into {where}")
 
 

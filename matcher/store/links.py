@@ -207,13 +207,6 @@ def _release(connection: sa.Connection, link, who: str, at: dt.datetime) -> None
     connection.execute(sa.delete(holds).where(holds.c.link_id == link["id"]))
 
 
-def held_statuses(connection: sa.Connection, name: str) -> dict[str, str]:
-    """Row id -> the status a link holds on it, for one table."""
-    holds = schema.status_holds
-    return dict(connection.execute(sa.select(holds.c.row_id, holds.c.status).where(holds.c.table_name == name))
-                .all())
-
-
 # --- transitions ------------------------------------------------------------------------------------------------
 
 def _check_reason(action: str, reason: str | None, state: str | None) -> str | None:
