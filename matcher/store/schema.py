@@ -8,9 +8,10 @@ queries read rows in it, so a store answers as the file it came from) and
 ``version`` (how many times the row was written). Every version of every
 row is kept in ``row_versions``; ``exclusions`` holds the pairs ruled out
 by hand; ``register_state`` holds the data version that every write to
-children, households or exclusions bumps (the key of the region cache; it
+children, households, exclusions or links bumps (the key of the region cache; it
 starts at a random number, so a store made again never repeats the data
-versions of the one it replaced).
+versions of the one it replaced). ``links``, ``link_events`` and
+``status_holds`` hold the link lifecycle (:mod:`matcher.store.links`).
 
 The migrations in :mod:`matcher.store.migrations` build these tables;
 ``tests/store`` checks that they agree.
