@@ -414,3 +414,19 @@ def test_writers_proposing_the_same_new_pair_at_once_make_one_link(loaded, regio
     history = api.show_link(loaded, child, household)["history"]
     assert len(history) == 1 and history[0]["acting_for"] == next(x for k, x in outcomes if k == "accepted")
     assert all("proposed" in message or "same moment" in message for kind, message in outcomes if kind == "refused")
+
+
+def test_an_excluded_pair_cannot_be_proposed_and_bad_options_are_named(loaded, region, run_cli):
+    child, household = _singles(region)[0], _approved(region)[0]
+    assert run_cli("exclude", "--db", loaded, "--child", child, "--household", household, "--reason", "kin")[0] == 0
+    status, _, err = _move(run_cli, loaded, "propose", child, household)
+    assert status == 2 and "excluded" in err and "kin" in err
+    assert run_cli("link", "list", "--db", loaded)[1].startswith("0 links")
+    other = _approved(region)[1]
+    status, _, err = _move(run_cli, loaded, "propose", child, other, "--from", "nowhere")
+    assert status == 2 and "--from" in err and "proposed, exploring" in err
+    status, _, err = _move(run_cli, loaded, "propose", "NOBODY", other)
+    assert status == 2 and "NOBODY" in err
+    status, _, err = run_cli("link", "show", "--db", loaded, "--child", child, "--household", other)
+    assert status == 2 and "no link" in err
+    assert run_cli("link", "--help")[0] == 0
