@@ -42,6 +42,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ __all__ = [
     "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
     "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
     "counts_against", "describe_weights", "exclude", "export_store", "generate", "history", "import_files",
-    "init_store", "iso_date", "load_weights", "manifest_path", "money", "name_options", "query_store",
+    "init_store", "iso_date", "LINK_ACTIONS", "LINK_STATES", "list_links", "move_link", "record_proposal",
+    "show_link", "load_weights", "manifest_path", "money", "name_options", "query_store",
     "region_from_store", "store_location", "store_provenance",
     "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
@@ -190,7 +192,8 @@ def region_from_store(db: str | os.PathLike | None, as_of: dt.date) -> Region:
         read = read_region(url)
     tables = tables_from_frames(read.children, read.households, as_of=as_of)
     exclusions = [Exclusion(e.child_id, e.household_id, e.reason, e.who, e.at) for e in read.exclusions]
-    region = region_from_tables(tables, as_of, exclusions)
+    region = dataclasses.replace(region_from_tables(tables, as_of, exclusions), exploring=read.exploring,
+                                 data_version=read.data_version)
     return cache.get_or_make((where, read.data_version, as_of), lambda: region)
 
 
@@ -269,6 +272,61 @@ def exclude(db: str | os.PathLike | None, child_id: str, household_id: str, reas
     return _freeze(record(store_url(db), child_id, household_id, reason, who_am_i(), undo=undo))
 
 
+# --- the link lifecycle -------------------------------------------------------------------------------------------
+
+LINK_ACTIONS = ("propose", "explore", "link", "match", "place", "decline", "close", "reopen")
+LINK_STATES = ("proposed", "exploring", "linked", "matched", "placed", "declined", "closed")
+
+
+def move_link(db: str | os.PathLike | None, action: str, child_id: str, household_id: str, *,
+              reason: str | None = None, acting_for: str | None = None, from_state: str | None = None) -> dict:
+    """Move the link of the unit holding ``child_id`` and ``household_id``
+    (proposed -> exploring -> linked -> matched -> placed; declined or
+    closed from any open state; re-opened from declined or closed), from
+    ``from_state`` (default: the state read first), recording the OS user,
+    ``acting_for``, the time and the reason (needed to decline, close or
+    re-open). An illegal move, or a link that changed since it was read,
+    is bad input saying what is legal or what changed."""
+    from matcher.store.engine import store_url
+    from matcher.store.links import transition
+    from matcher.store.register import who_am_i
+
+    return _freeze(transition(store_url(db), action, child_id, household_id, reason=reason, who=who_am_i(),
+                              acting_for=acting_for, from_state=from_state))
+
+
+def list_links(db: str | os.PathLike | None, *, child_id: str | None = None, state: str | None = None) -> tuple:
+    """Every link (of the unit holding ``child_id``; in ``state``), each with its last move."""
+    from matcher.store.engine import store_url
+    from matcher.store.links import list_links as listed
+
+    return _freeze(listed(store_url(db), child_id, state))
+
+
+def show_link(db: str | os.PathLike | None, child_id: str, household_id: str) -> dict:
+    """One link and every move it made: who, acting for whom, when, why."""
+    from matcher.store.engine import store_url
+    from matcher.store.links import show_link as shown_link
+
+    return _freeze(shown_link(store_url(db), child_id, household_id))
+
+
+def record_proposal(db: str | os.PathLike | None, region: Region, proposal: Proposal, *,
+                    acting_for: str | None = None) -> dict:
+    """Record a proposal made from the store's ``region`` as ``proposed``
+    links, in one transaction: only if the store is still at the data
+    version the region was read at. A pair with an open link is left as it
+    is; a closed one is re-opened."""
+    from matcher.store.engine import store_url
+    from matcher.store.links import record_proposed
+    from matcher.store.register import who_am_i
+
+    if region.data_version is None:
+        raise InputError(option_problem("record", None, "a proposal made from a store ({option:db})"))
+    pairs = [(c.split(";")[0], h) for c, h in proposal.links.select("child_ids", "household_id").iter_rows()]
+    return _freeze(record_proposed(store_url(db), pairs, region.data_version, who_am_i(), acting_for))
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """What ``validate`` found: every problem and warning in both files, and
@@ -319,12 +377,33 @@ def rank(region: Region, *, child_id: str | None = None, household_id: str | Non
     if (child_id is None) == (household_id is None):
         raise InputError(option_problem("child_id/household_id", None, "exactly one of a child or a household"))
     if child_id is None:
-        return _freeze(rank_for_household(region, household_id, options.top, options.weights))
+        return _freeze(_note_exploring(region, rank_for_household(region, household_id, options.top,
+                                                                  options.weights), "unit_id"))
     answer = rank_for_child(region, child_id, options.top, options.weights)
     short = None if options.top is None else options.top - answer["eligible_households"]
     if short is not None and short > 0:
         answer["near_misses"] = near_misses_for_child(region, child_id, short, options.weights)["results"]
-    return _freeze(answer)
+    return _freeze(_note_exploring(region, answer, "household_id"))
+
+
+def _note_exploring(region: Region, answer: dict, key: str) -> dict:
+    """Add ``exploring`` to each result whose household (or unit) is in a
+    link being explored (store mode): the links, with since when and by
+    whom. A result with none has no such key."""
+    if not region.exploring:
+        return answer
+    by_key: dict[str, list] = {}
+    for note in region.exploring:
+        if key == "household_id":
+            by_key.setdefault(note["household_id"], []).append(note)
+        else:
+            row = region.unit_row_of_child.get(note["child_ids"][0])
+            if row is not None:
+                by_key.setdefault(str(region.unit_arrays.unit_ids[row]), []).append(note)
+    for result in answer["results"]:
+        if result[key] in by_key:
+            result["exploring"] = [{k: v for k, v in note.items() if k != "state"} for note in by_key[result[key]]]
+    return answer
 
 
 def near_misses(region: Region, child_id: str, options: QueryOptions = QueryOptions()) -> dict:

@@ -111,6 +111,12 @@ class Region:
     """(unit row, household row) -> the :class:`Exclusion` records behind it."""
     excluded_keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     """``unit row * households + household row`` of every excluded pair, sorted."""
+    exploring: tuple = field(default=(), repr=False)
+    """The store's links being explored (dicts: ``unit_id``, ``child_ids``,
+    ``household_id``, ``state``, ``since``, ``by``): still ranked, and rank
+    says so. Empty for files."""
+    data_version: int | None = None
+    """The store's data version the region was read at (None for files)."""
     cache: BoundedCache = field(default_factory=BoundedCache, repr=False)
     """Derived arrays (per weights), owned here so they die with the region."""
 

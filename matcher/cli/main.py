@@ -27,7 +27,8 @@ FLAGS = {
     "workers": "--workers", "seed": "--seed", "solver_seed": "--seed", "top": "--top",
     "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
     "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
-    "force": "--force", "links": "--links", "db": "--db", "reason": "--reason",
+    "force": "--force", "links": "--links", "db": "--db", "reason": "--reason", "from_state": "--from",
+    "state": "--state", "record": "--record", "acting_for": "--user",
 }
 
 
@@ -310,11 +311,20 @@ def scores(children, households, db, as_of, out, weights_file) -> None:
               help=f"CP-SAT search workers ({allowed('workers')}); 1 gives repeatable output.")
 @click.option("--seed", default="0", show_default=True, metavar="N",
               help=f"CP-SAT random seed ({allowed('solver_seed')}).")
+@click.option("--record", is_flag=True, default=False,
+              help="Store mode: record the proposal's links as proposed in the register, in one transaction "
+                   "(refused if the store changed since it was read).")
+@click.option("--user", "acting_for", default=None, metavar="NAME",
+              help="With --record: the person you act for (the OS user is always recorded).")
 @weights_option
 def propose(children, households, db, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
-            time_limit, workers, seed, weights_file) -> None:
+            time_limit, workers, seed, record, acting_for, weights_file) -> None:
     """A batch proposal of links to explore, with a summary and a manifest beside it."""
     from matcher.cli.render import progress_printer
+
+    if record and children is not None:
+        raise InputError(Problem("command line", None, "--record", None,
+                                 "a store to record in: --record goes with --db (or MATCHER_DB), not files"))
 
     paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file},
                             summary=True)
@@ -336,6 +346,15 @@ def propose(children, households, db, as_of, out, budgets, min_score, fixed, exc
     click.echo(f"solver time {proposal.wall_time_s:.2f} s", err=True)
     click.echo(f"wrote {proposal.links.height} links to {out}, the summary to {summary_path} and the manifest to "
                f"{paths.manifest}", err=True)
+    if record:
+        done = api.record_proposal(_data_source(children, households, db), region, proposal, acting_for=acting_for)
+        line = f"recorded {len(done['recorded'])} links as proposed"
+        if done["reopened"]:
+            line += f", re-opened {len(done['reopened'])} closed ones"
+        if done["left"]:
+            line += (f"; left {len(done['left'])} already open as they are ("
+                     + ", ".join(f"{x['unit_id']}-{x['household_id']} {x['state']}" for x in done["left"]) + ")")
+        click.echo(line, err=True)
 
 
 # --- the case register -------------------------------------------------------------------------------------------
@@ -383,6 +402,10 @@ def import_command(children: str, households: str, as_of: str | None, db: str | 
         if table.left_out:
             line += (f"; {_rows(table.left_out)} in the store not in the file, left as {'it was' if table.left_out == 1 else 'they were'}")
         click.echo(line)
+        if table.kept_status:
+            click.echo(f"{table.table}: kept the register's status of {_rows(len(table.kept_status))} that a link "
+                       "holds, over the file's: " + ", ".join(f"{row_id} {ours} (file: {theirs})"
+                                                           for row_id, ours, theirs in table.kept_status))
     click.echo(f"imported into {where}")
 
 
@@ -446,6 +469,95 @@ def exclude_command(child_id: str, household_id: str, reason: str, undo: bool, d
     done = api.exclude(db, child_id, household_id, reason, undo=undo)
     verb = "lifted the exclusion of" if undo else "excluded"
     click.echo(f"{verb} {child_id} and {household_id} ({done['who']}, {done['at']}): {done['reason']}")
+
+
+@cli.group("link")
+def link_group() -> None:
+    """Move a unit-household link through its stages: proposed -> exploring
+    -> linked -> matched -> placed, or declined or closed from any open
+    state (re-open a declined or closed one with a reason)."""
+
+
+def _link_command(action: str, summary: str):
+    @link_group.command(action, help=summary)
+    @click.option("--child", "child_id", required=True, metavar="ID", help="A child of the unit.")
+    @click.option("--household", "household_id", required=True, metavar="ID", help="The household.")
+    @click.option("--reason", "reason", default=None, metavar="TEXT",
+                  help="Why (recorded; needed to decline, close or re-open).")
+    @click.option("--user", "acting_for", default=None, metavar="NAME",
+                  help="Recorded as the person you act for (the OS user is always recorded).")
+    @click.option("--from", "from_state", default=None, metavar="STATE",
+                  help="The state the link must be in (default: the state read at the start); if it moved, "
+                       "nothing is changed and you are told what changed.")
+    @db_option
+    def command(child_id, household_id, reason, acting_for, from_state, db) -> None:
+        done = api.move_link(db, action, child_id, household_id, reason=reason, acting_for=acting_for,
+                             from_state=from_state)
+        start = "new" if done["from_state"] is None else done["from_state"]
+        who = done["who"] + (f" acting for {done['acting_for']}" if done["acting_for"] else "")
+        line = (f"link {done['unit_id']} ({', '.join(done['child_ids'])}) - {done['household_id']}: {start} -> "
+                f"{done['state']} ({who}, {done['at']})")
+        click.echo(line + (f": {done['reason']}" if done["reason"] else ""))
+
+    return command
+
+
+for _action, _summary in (
+        ("propose", "Propose a link (or re-open a declined or closed one, with --reason)."),
+        ("explore", "Start exploring a proposed link (its household and unit are still ranked elsewhere)."),
+        ("link", "Link: the household and the unit are no longer ranked or proposed elsewhere."),
+        ("match", "Match a linked pair."),
+        ("place", "Place the unit with the household."),
+        ("decline", "Decline the link (--reason needed): the pair is never proposed again unless re-opened."),
+        ("close", "Close the link (--reason needed): the unit and the household are free again."),
+        ("reopen", "Re-open a declined or closed link as proposed (--reason needed)."),
+):
+    _link_command(_action, _summary)
+
+
+@link_group.command("list")
+@click.option("--child", "child_id", default=None, metavar="ID", help="Only the links of the unit holding this child.")
+@click.option("--state", "state", default=None, type=click.Choice(list(api.LINK_STATES)),
+              help="Only links in this state.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Lines to read, or JSON for other programs.")
+@db_option
+def link_list(child_id, state, fmt, db) -> None:
+    """Every link with its state and its last move."""
+    from matcher.cli.render import dumps
+
+    links = api.list_links(db, child_id=child_id, state=state)
+    if fmt == "json":
+        click.echo(dumps({"links": links}))
+        return
+    click.echo(f"{len(links)} link{'' if len(links) == 1 else 's'}")
+    for link in links:
+        last = link["last"]
+        who = last["who"] + (f" acting for {last['acting_for']}" if last["acting_for"] else "")
+        click.echo(f"  {link['unit_id']} ({', '.join(link['child_ids'])}) - {link['household_id']}: {link['state']}"
+                   f" since {last['at']} ({who})")
+
+
+@link_group.command("show")
+@click.option("--child", "child_id", required=True, metavar="ID", help="A child of the unit.")
+@click.option("--household", "household_id", required=True, metavar="ID", help="The household.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Lines to read, or JSON for other programs.")
+@db_option
+def link_show(child_id, household_id, fmt, db) -> None:
+    """A link's history: every move, who made it (and for whom), when and why."""
+    from matcher.cli.render import dumps
+
+    link = api.show_link(db, child_id, household_id)
+    if fmt == "json":
+        click.echo(dumps(link))
+        return
+    click.echo(f"link {link['unit_id']} ({', '.join(link['child_ids'])}) - {link['household_id']}: {link['state']}")
+    for event in link["history"]:
+        who = event["who"] + (f" acting for {event['acting_for']}" if event["acting_for"] else "")
+        start = event["from_state"] or "new"
+        reason = f": {event['reason']}" if event["reason"] else ""
+        click.echo(f"  {event['at']}  {event['action']} ({start} -> {event['to_state']}) by {who}{reason}")
 
 
 def _store_record(children: str | None, db: str | None) -> str | None:

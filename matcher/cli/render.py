@@ -88,6 +88,10 @@ def print_rank(result: dict, against_shown: int = 3, for_shown: int = 2) -> None
             for heading, block in reasons:
                 _emit(out, Text(heading))
                 _emit(out, Padding(block, (0, 0, 0, 3), expand=False))
+    for i, r in enumerate(result["results"], 1):
+        for note in r.get("exploring", ()):
+            _emit(out, Text(f"{i}. a link of unit {note['unit_id']} and household {note['household_id']} is being "
+                            f"explored (since {note['since']}, by {note['by']})"))
     if "near_misses" in result:
         print_near_misses(result["near_misses"], f"Near misses for unit {result['unit_id']}", out)
 

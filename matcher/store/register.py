@@ -121,6 +121,9 @@ class TableImport:
     unchanged: int
     left_out: int
     """Rows in the store that the file did not hold (kept as they were)."""
+    kept_status: tuple[tuple[str, str, str], ...] = ()
+    """(id, the register's status, the file's) of each row whose status a
+    link holds and the file would have changed: the register's was kept."""
 
 
 def _json_value(value):
@@ -136,6 +139,10 @@ def _import_table(connection: sa.Connection, name: str, frame: pl.DataFrame, who
     contract, table = schema.REGISTER_TABLES[name]
     names, key = contract.names, contract.id_column
     existing = {row[key]: row for row in connection.execute(sa.select(table)).mappings()}
+    holds = schema.status_holds
+    held = dict(connection.execute(sa.select(holds.c.row_id, holds.c.status).where(holds.c.table_name == name))
+                .all())
+    kept = []
     position = max((row["position"] for row in existing.values()), default=0)
     added, updated, versions = [], [], []
     unchanged = 0
@@ -143,6 +150,10 @@ def _import_table(connection: sa.Connection, name: str, frame: pl.DataFrame, who
     for record in frame.select(names).iter_rows(named=True):
         row_id = record[key]
         seen.add(row_id)
+        if row_id in held and record["status"] != held[row_id]:
+            # The link lifecycle set this status: the register wins over the file.
+            kept.append((row_id, held[row_id], record["status"]))
+            record = {**record, "status": held[row_id]}
         values = {c: _json_value(record[c]) for c in names}
         old = existing.get(row_id)
         if old is None:
@@ -167,7 +178,7 @@ def _import_table(connection: sa.Connection, name: str, frame: pl.DataFrame, who
         connection.execute(statement, [{k: v for k, v in row.items() if k != key} for row in updated])
     if versions:
         connection.execute(sa.insert(schema.row_versions), versions)
-    return TableImport(name, len(added), len(updated), unchanged, len(existing.keys() - seen))
+    return TableImport(name, len(added), len(updated), unchanged, len(existing.keys() - seen), tuple(kept))
 
 
 def _bump(connection: sa.Connection) -> None:
@@ -213,6 +224,8 @@ class StoredRegion:
     households: pl.DataFrame
     exclusions: tuple[StoredExclusion, ...]
     data_version: int
+    exploring: tuple[dict, ...] = ()
+    """The links being explored (see :func:`matcher.store.links.read_for_region`)."""
 
 
 def _frame(connection: sa.Connection, name: str) -> pl.DataFrame:
@@ -254,8 +267,13 @@ def read_region(url: URL, *, held=None) -> StoredRegion | int:
         version = _data_version(connection)
         if held is not None and held(version):
             return version
+        from matcher.store.links import read_for_region
+
+        links = read_for_region(connection)
+        # A declined link rules its pair out as an exclusion does, until it is re-opened.
+        declined = tuple(StoredExclusion(*d) for d in links.declined)
         return StoredRegion(_frame(connection, "children"), _frame(connection, "households"),
-                            _active_exclusions(connection), version)
+                            _active_exclusions(connection) + declined, version, links.exploring)
 
 
 def history(url: URL, table_name: str, row_id: str) -> list[dict]:

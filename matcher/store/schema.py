@@ -8,9 +8,10 @@ queries read rows in it, so a store answers as the file it came from) and
 ``version`` (how many times the row was written). Every version of every
 row is kept in ``row_versions``; ``exclusions`` holds the pairs ruled out
 by hand; ``register_state`` holds the data version that every write to
-children, households or exclusions bumps (the key of the region cache; it
+children, households, exclusions or links bumps (the key of the region cache; it
 starts at a random number, so a store made again never repeats the data
-versions of the one it replaced).
+versions of the one it replaced). ``links``, ``link_events`` and
+``status_holds`` hold the link lifecycle (:mod:`matcher.store.links`).
 
 The migrations in :mod:`matcher.store.migrations` build these tables;
 ``tests/store`` checks that they agree.
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 
 from features.contract import BOOL, CHILDREN, CODE, CODES, DATE, FLOAT, HOUSEHOLDS, INT, STR, Table
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002_links"
 """The newest migration; a store at another revision must be migrated
 (``matcher db init``) before use."""
 
@@ -76,3 +77,41 @@ register_state = sa.Table(
 )
 
 REGISTER_TABLES = {"children": (CHILDREN, children), "households": (HOUSEHOLDS, households)}
+
+# --- the link lifecycle (revision 0002) --------------------------------------------------------------------------
+
+links = sa.Table(
+    "links", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("unit_id", sa.String, nullable=False),
+    sa.Column("child_ids", sa.JSON, nullable=False),  # the unit's children when the link was first proposed
+    sa.Column("household_id", sa.String, sa.ForeignKey("households.household_id"), nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # the optimistic version every transition checks
+    sa.UniqueConstraint("unit_id", "household_id", name="uq_links_pair"),
+)
+
+link_events = sa.Table(
+    "link_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("link_id", sa.Integer, sa.ForeignKey("links.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # the link's version this event made
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("from_state", sa.String, nullable=True),  # null when the link was first proposed
+    sa.Column("to_state", sa.String, nullable=False),
+    sa.Column("who", sa.String, nullable=False),  # the operating-system user
+    sa.Column("acting_for", sa.String, nullable=True),  # --user
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.String, nullable=True),
+    sa.UniqueConstraint("link_id", "version", name="uq_link_events_version"),
+)
+
+status_holds = sa.Table(
+    "status_holds", metadata,
+    # A child's or household's status set by a link (linked, matched, placed): a re-import keeps it.
+    sa.Column("table_name", sa.String, primary_key=True),
+    sa.Column("row_id", sa.String, primary_key=True),
+    sa.Column("link_id", sa.Integer, sa.ForeignKey("links.id"), nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("before_status", sa.String, nullable=False),  # restored when the link is declined or closed
+)
