@@ -68,7 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalFilesCheck",
     "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
-    "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
+    "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity", "close_store",
     "counts_against", "describe_weights", "exclude", "export_store", "generate", "history", "import_files",
     "init_store", "iso_date", "LINK_ACTIONS", "LINK_STATES", "list_links", "move_link", "record_proposal",
     "show_link", "load_weights", "manifest_path", "money", "name_options", "query_store",
@@ -160,6 +160,14 @@ def store_location(db: str | os.PathLike | None) -> str:
     from matcher.store.engine import shown, store_url
 
     return shown(store_url(db))
+
+
+def close_store(db: str | os.PathLike | None) -> None:
+    """Close this process's connections to a store (before its file is
+    removed or replaced, say)."""
+    from matcher.store.engine import dispose, store_url
+
+    dispose(store_url(db))
 
 
 def init_store(db: str | os.PathLike | None) -> tuple[str | None, str]:

@@ -11,7 +11,7 @@ import polars as pl
 
 from matcher import api
 from matcher.cli.main import FLAGS
-from matcher.cli.render import format_summary, print_rank
+from matcher.cli.render import link_lines, format_summary, print_rank
 
 DEMO_CHILDREN = 400
 DEMO_HOUSEHOLDS = 600
@@ -77,9 +77,47 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     click.echo("\n".join(shown))
     if len(lines) > len(shown):
         click.echo(f"... ({len(lines) - len(shown)} more lines in {summary_path})")
+    register = _register_tour(out, children_path, households_path, as_of, proposal)
+
     click.echo("")
     click.echo("Files (each result with its manifest: how it was made):")
     for path in (children_path, households_path, links_path, summary_path):
         click.echo(f"  {os.path.abspath(path)}")
     for path in sorted({api.manifest_path(p) for p in (children_path, households_path, links_path)}):
         click.echo(f"  {os.path.abspath(path)}")
+    if register:
+        click.echo(f"  {os.path.abspath(register)} (the demo's own register, remade on every run)")
+
+
+# The stages a link moves through in the demo, each with its reason.
+TOUR = (("propose", "proposed in the batch proposal"), ("explore", "social workers are sharing profiles"),
+        ("link", "both agreed at the linking meeting"))
+
+
+def _register_tour(out: str, children: str, households: str, as_of: dt.date, proposal) -> str | None:
+    """The region in a throwaway register (SQLite, under ``out``) and the
+    first proposed link moved through its first stages; the register's
+    path, or None when the proposal linked nothing."""
+    if not proposal.links.height:
+        return None
+    db = os.path.join(out, "register.sqlite3")
+    api.close_store(db)
+    for leftover in (db, db + "-wal", db + "-shm"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    child, household = proposal.links["child_ids"][0].split(";")[0], proposal.links["household_id"][0]
+    store = f"--db {shlex.quote(db)}"
+    click.echo("")
+    click.echo("The case register (an embedded SQLite store; PostgreSQL with --db postgresql://...):")
+    api.init_store(db)
+    click.echo(f"  matcher db init {store}")
+    api.import_files(children, households, as_of, db)
+    click.echo(f"  matcher import {store} --children {shlex.quote(children)} --households {shlex.quote(households)} "
+               f"--as-of {as_of.isoformat()}")
+    for action, reason in TOUR:
+        api.move_link(db, action, child, household, reason=reason)
+        click.echo(f"  matcher link {action} {store} --child {child} --household {household} "
+                   f"--reason {shlex.quote(reason)}")
+    click.echo(f"  matcher link show {store} --child {child} --household {household}")
+    click.echo(link_lines(api.show_link(db, child, household)))
+    return db

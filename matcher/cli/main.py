@@ -546,18 +546,10 @@ def link_list(child_id, state, fmt, db) -> None:
 @db_option
 def link_show(child_id, household_id, fmt, db) -> None:
     """A link's history: every move, who made it (and for whom), when and why."""
-    from matcher.cli.render import dumps
+    from matcher.cli.render import dumps, link_lines
 
     link = api.show_link(db, child_id, household_id)
-    if fmt == "json":
-        click.echo(dumps(link))
-        return
-    click.echo(f"link {link['unit_id']} ({', '.join(link['child_ids'])}) - {link['household_id']}: {link['state']}")
-    for event in link["history"]:
-        who = event["who"] + (f" acting for {event['acting_for']}" if event["acting_for"] else "")
-        start = event["from_state"] or "new"
-        reason = f": {event['reason']}" if event["reason"] else ""
-        click.echo(f"  {event['at']}  {event['action']} ({start} -> {event['to_state']}) by {who}{reason}")
+    click.echo(dumps(link) if fmt == "json" else link_lines(link))
 
 
 def _store_record(children: str | None, db: str | None) -> str | None:

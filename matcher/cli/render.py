@@ -174,3 +174,14 @@ def format_summary(counts: dict) -> str:
             f"{counts['households_vaa']} of them by voluntary agencies)",
         ]
     )
+
+
+def link_lines(link: dict) -> str:
+    """A link and its history as lines to read."""
+    lines = [f"link {link['unit_id']} ({', '.join(link['child_ids'])}) - {link['household_id']}: {link['state']}"]
+    for event in link["history"]:
+        who = event["who"] + (f" acting for {event['acting_for']}" if event["acting_for"] else "")
+        start = event["from_state"] or "new"
+        reason = f": {event['reason']}" if event["reason"] else ""
+        lines.append(f"  {event['at']}  {event['action']} ({start} -> {event['to_state']}) by {who}{reason}")
+    return "\n".join(lines)

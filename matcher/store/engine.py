@@ -107,6 +107,16 @@ def engine_for(url: URL) -> sa.Engine:
         return _ENGINES[key]
 
 
+def dispose(url: URL) -> None:
+    """Close the pooled connections to one store (before its file is
+    removed or replaced)."""
+    key = url.render_as_string(hide_password=False)
+    with _LOCK:
+        engine = _ENGINES.pop(key, None)
+    if engine is not None:
+        engine.dispose()
+
+
 def dispose_all() -> None:
     """Close every pooled connection (tests dropping their database)."""
     with _LOCK:
