@@ -68,6 +68,7 @@ __all__ = [
     "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalFilesCheck",
     "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
     "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity",
+    "acting", "audit_log", "audit_read", "backup_store", "record_audit", "restore_store",
     "counts_against", "describe_weights", "exclude", "export_store", "generate", "history", "import_files",
     "init_store", "iso_date", "load_weights", "manifest_path", "money", "name_options", "query_store",
     "region_from_store", "store_location", "store_provenance",
@@ -226,7 +227,8 @@ def import_files(children: str | os.PathLike, households: str | os.PathLike, as_
 
     url = store_url(db)
     tables = read_region(children, households, as_of=as_of)
-    done = import_tables(url, tables.children, tables.households, who_am_i())
+    done = import_tables(url, tables.children, tables.households, who_am_i(),
+                         f"import {os.fspath(children)} and {os.fspath(households)}")
     return StoreImport(done[0], done[1], tables.warnings)
 
 
@@ -237,12 +239,14 @@ def export_store(db: str | os.PathLike | None, folder: str | os.PathLike) -> tup
     the same rows."""
     from matcher.files.manifest import Provenance
     from matcher.store.engine import shown, store_url
-    from matcher.store.register import read_region
+    from matcher.store.register import audit, read_region
 
     url = store_url(db)
     read = read_region(url)
     made = Provenance("export", store=f"{shown(url)} (data version {read.data_version})")
-    return write_region(read.children, read.households, folder, "csv", made)
+    written = write_region(read.children, read.households, folder, "csv", made)
+    audit(url, "export", f"exported every record to {os.fspath(folder)}")
+    return written
 
 
 def history(db: str | os.PathLike | None, *, child_id: str | None = None,
@@ -267,6 +271,46 @@ def exclude(db: str | os.PathLike | None, child_id: str, household_id: str, reas
     from matcher.store.register import exclude as record, who_am_i
 
     return _freeze(record(store_url(db), child_id, household_id, reason, who_am_i(), undo=undo))
+
+
+def acting(*, how: str | None = None, acting_for: str | None = None):
+    """A context in which the store's audit records ``how`` the application
+    is driven (``cli``, ``web``) and for whom (``acting_for``: a name given
+    with ``--user``; the operating-system user is always recorded as who)."""
+    from matcher.store.audit import acting as context
+
+    return context(how=how, acting_for=acting_for)
+
+
+def record_audit(session, action: str, what: str, child_id: str | None = None,
+                 household_id: str | None = None) -> None:
+    """Append an audit row on ``session`` (the store connection of a write,
+    inside its transaction): for writers such as the link lifecycle."""
+    from matcher.store.audit import record_audit as append
+
+    append(session, action, what, child_id, household_id)
+
+
+def audit_read(db: str | os.PathLike | None, action: str, what: str, *, child_id: str | None = None,
+               household_id: str | None = None) -> None:
+    """Record in the store's audit that a child's record or ranking was read
+    (store mode): call it before showing the answer."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit
+
+    audit(store_url(db), action, what, child_id, household_id)
+
+
+def audit_log(db: str | os.PathLike | None, *, child_id: str | None = None, user: str | None = None,
+              since: dt.date | dt.datetime | None = None) -> tuple:
+    """The store's audit rows, oldest first: about one child, by one user
+    (who or acting for), at or after a date (UTC midnight) or time."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit_log as rows
+
+    if since is not None and not isinstance(since, dt.datetime):
+        since = dt.datetime.combine(since, dt.time(), tzinfo=dt.timezone.utc)
+    return _freeze(rows(store_url(db), child_id=child_id, user=user, since=since))
 
 
 @dataclass(frozen=True)

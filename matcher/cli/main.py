@@ -27,7 +27,7 @@ FLAGS = {
     "workers": "--workers", "seed": "--seed", "solver_seed": "--seed", "top": "--top",
     "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
     "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
-    "force": "--force", "links": "--links", "db": "--db", "reason": "--reason",
+    "force": "--force", "links": "--links", "db": "--db", "reason": "--reason", "since": "--since",
 }
 
 
@@ -70,9 +70,21 @@ DB_HELP = ("The case register: a file path (SQLite) or postgresql://user@host:po
            "(default: MATCHER_DB, else the store in your data folder).")
 
 
+def _acting_for(ctx: click.Context, _param, value: str | None) -> None:
+    if value is not None:
+        ctx.with_resource(api.acting(acting_for=value))
+
+
+def user_option(func):
+    """--user: whom the OS user acts for, recorded in the store's audit."""
+    return click.option("--user", default=None, metavar="NAME", expose_value=False, callback=_acting_for,
+                        help="The person you act for, recorded in the store's audit as 'acting for' (the "
+                             "operating-system user is always recorded as who).")(func)
+
+
 def db_option(func):
-    """--db, for the store commands."""
-    return click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)(func)
+    """--db (and --user), for the store commands."""
+    return user_option(click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)(func))
 
 
 def data_options(func):
@@ -87,7 +99,15 @@ def data_options(func):
                         help="Households file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
     func = click.option("--children", "children", default=None, metavar="FILE",
                         help="Children file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
-    return func
+    return user_option(func)
+
+
+def _audit_read(children: str | None, db: str | None, action: str, what: str, *, child_id: str | None = None,
+                household_id: str | None = None) -> None:
+    """In store mode, record the read in the store's audit (before the
+    answer is shown)."""
+    if children is None:
+        api.audit_read(api.query_store(db), action, what, child_id=child_id, household_id=household_id)
 
 
 HOW_TO_GIVE_DATA = ("the region's data: give --children FILE and --households FILE, or --db URL (a store made "
@@ -214,6 +234,8 @@ def rank(children, households, db, as_of, child_id, household_id, top, fmt, weig
     options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
     region = load_region(children, households, as_of, db)
     result = api.rank(region, child_id=child_id, household_id=household_id, options=options)
+    about = f"--child {child_id}" if child_id is not None else f"--household {household_id}"
+    _audit_read(children, db, "rank", f"rank {about} --top {top}", child_id=child_id, household_id=household_id)
     if fmt == "json":
         click.echo(dumps(result))
     else:
@@ -235,6 +257,8 @@ def why_not_command(children, households, db, as_of, child_id, household_id, fmt
     weights = api.load_weights(weights_file)
     region = load_region(children, households, as_of, db)
     result = api.why_not(region, child_id, household_id, api.QueryOptions(weights=weights))
+    _audit_read(children, db, "why-not", f"why-not --child {child_id} --household {household_id}",
+                child_id=child_id, household_id=household_id)
     if fmt == "json":
         click.echo(dumps(result))
     else:
@@ -258,6 +282,7 @@ def near_misses_command(children, households, db, as_of, child_id, top, fmt, wei
     options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
     region = load_region(children, households, as_of, db)
     result = api.near_misses(region, child_id, options)
+    _audit_read(children, db, "near-misses", f"near-misses --child {child_id} --top {top}", child_id=child_id)
     if fmt == "json":
         click.echo(dumps(result))
     else:
@@ -283,6 +308,7 @@ def scores(children, households, db, as_of, out, weights_file) -> None:
     finally:
         if stop:
             stop()
+    _audit_read(children, db, "scores", f"scores of every pair to {out}")
     made = api.provenance("scores", children=children, households=households, as_of=region.as_of, options=options,
                           weights=weights, weights_file=weights_file, store=_store_record(children, db))
     manifest = api.write_scores(result, paths, made)
@@ -329,6 +355,7 @@ def propose(children, households, db, as_of, out, budgets, min_score, fixed, exc
         if stop:
             stop()
     _echo_warnings(proposal.warnings)
+    _audit_read(children, db, "propose", f"propose to {out}")
     made = api.provenance("propose", children=children, households=households, as_of=region.as_of, options=options,
                           weights=options.weights, weights_file=weights_file, store=_store_record(children, db))
     summary, summary_path = api.write_proposal(region, proposal, paths, made, names=FLAGS)
@@ -448,6 +475,30 @@ def exclude_command(child_id: str, household_id: str, reason: str, undo: bool, d
     click.echo(f"{verb} {child_id} and {household_id} ({done['who']}, {done['at']}): {done['reason']}")
 
 
+@cli.command("audit-log")
+@click.option("--child", "child_id", default=None, metavar="ID", help="Only rows about this child.")
+@click.option("--user", "user", default=None, metavar="NAME",
+              help="Only rows by this operating-system user or acting for this person.")
+@click.option("--since", "since", default=None, metavar="DATE", help="Only rows from this day on (YYYY-MM-DD, UTC).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Lines to read, or JSON for other programs.")
+@click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)
+def audit_log_command(child_id: str | None, user: str | None, since: str | None, fmt: str, db: str | None) -> None:
+    """Who read or changed which record in the store, when, what and how."""
+    from matcher.cli.render import dumps
+
+    day = None if since is None else api.iso_date("since", since)
+    rows = api.audit_log(db, child_id=child_id, user=user, since=day)
+    if fmt == "json":
+        click.echo(dumps(rows))
+        return
+    for row in rows:
+        who = row["who"] + (f" for {row['acting_for']}" if row["acting_for"] else "")
+        about = " ".join(f"{k} {row[k]}" for k in ("child_id", "household_id") if row[k])
+        click.echo(f"{row['at']}  {who} ({row['how']})  {row['action']}  {about + ': ' if about else ''}{row['what']}")
+    click.echo(f"{len(rows)} audit row{'' if len(rows) == 1 else 's'}", err=True)
+
+
 def _store_record(children: str | None, db: str | None) -> str | None:
     """The store a store-mode result was read from, for its manifest."""
     return None if children is not None else api.store_provenance(api.query_store(db))
@@ -499,7 +550,8 @@ def demo(out: str, seed: str, as_of: str, force: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit statuses."""
     try:
-        cli.main(args=argv, prog_name="matcher", standalone_mode=False)
+        with api.acting(how="cli"):
+            cli.main(args=argv, prog_name="matcher", standalone_mode=False)
     except InputError as error:
         click.echo(f"error: {_on_the_command_line(error).render()}", err=True)
         return 2

@@ -11,7 +11,6 @@ stores and reads.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,19 +23,13 @@ from sqlalchemy.engine import URL
 from features.contract import BOOL, CODES, DATE, FLOAT, INT
 from matcher.errors import InputError, LookupInputError, option_problem
 from matcher.store import schema
+from matcher.store.audit import grant_app_role, read_audit, record_audit, who_am_i  # noqa: F401 (who_am_i: the API's)
 from matcher.store.engine import engine_for, shown
 
 DATA_VERSION = "data_version"
 POLARS_TYPES = {INT: pl.Int64, FLOAT: pl.Float64, DATE: pl.Date, BOOL: pl.Boolean, CODES: pl.List(pl.String)}
 
 
-def who_am_i() -> str:
-    """The operating-system user running the command (who a version or an
-    exclusion records)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return f"uid {os.getuid()}"
 
 
 def _now() -> dt.datetime:
@@ -54,13 +47,15 @@ def _not_initialised(url: URL) -> InputError:
 
 
 @contextmanager
-def _transaction(url: URL, *, write: bool, create: bool = False):
+def _transaction(url: URL, *, write: bool, create: bool = False, admin: bool = False):
     """One transaction on the store; a writer's is ``BEGIN IMMEDIATE`` on
     SQLite and every reader's a snapshot (REPEATABLE READ on PostgreSQL).
-    Only ``create`` (``db init``) may make a new SQLite file."""
+    Only ``create`` (``db init``) may make a new SQLite file; only ``admin``
+    (``db init``, restore) works as the connected user rather than the
+    application's role on PostgreSQL."""
     if url.get_backend_name() == "sqlite" and not create and not os.path.isfile(url.database or ""):
         raise _not_initialised(url)
-    engine = engine_for(url)
+    engine = engine_for(url, admin=admin)
     options = {"matcher_writer": True} if write else {}
     if engine.dialect.name == "postgresql" and not write:
         options["isolation_level"] = "REPEATABLE READ"
@@ -101,11 +96,12 @@ def migrate(url: URL) -> tuple[str | None, str]:
     config = Config()
     config.set_main_option("script_location", str(migrations_folder()))
     config.set_main_option("path_separator", "os")
-    with _transaction(url, write=True, create=True) as connection:
+    with _transaction(url, write=True, create=True, admin=True) as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         after = MigrationContext.configure(connection).get_current_revision()
+        grant_app_role(connection)
     return before, after
 
 
@@ -176,7 +172,7 @@ def _bump(connection: sa.Connection) -> None:
 
 
 def import_tables(url: URL, children: pl.DataFrame, households: pl.DataFrame,
-                  who: str) -> tuple[TableImport, TableImport]:
+                  who: str, what: str = "import") -> tuple[TableImport, TableImport]:
     """Load validated tables in one transaction: a row whose id is new is
     added, a row that differs from the store's is updated (its version
     kept), a row the file leaves out stays as it is."""
@@ -187,6 +183,9 @@ def import_tables(url: URL, children: pl.DataFrame, households: pl.DataFrame,
                 _import_table(connection, "households", households, who, at))
         if any(t.added or t.updated for t in done):
             _bump(connection)
+        summary = "; ".join(f"{t.table}: {t.added} added, {t.updated} updated, {t.unchanged} unchanged"
+                            for t in done)
+        record_audit(connection, "import", f"{what} ({summary})")
     return done
 
 
@@ -263,14 +262,17 @@ def history(url: URL, table_name: str, row_id: str) -> list[dict]:
     changed (``{column: [before, after]}``; None for the first) and the row
     as written."""
     versions = schema.row_versions
-    with _transaction(url, write=False) as connection:
+    contract, _ = schema.REGISTER_TABLES[table_name]
+    with _transaction(url, write=True) as connection:
         _require_ready(connection, url)
         rows = connection.execute(sa.select(versions).where(versions.c.table_name == table_name,
                                                             versions.c.row_id == row_id)
                                   .order_by(versions.c.version)).mappings().all()
-    if not rows:
-        contract, _ = schema.REGISTER_TABLES[table_name]
-        raise LookupInputError(f"no {contract.id_column} {row_id!r} in the store")
+        if not rows:
+            raise LookupInputError(f"no {contract.id_column} {row_id!r} in the store")
+        child = row_id if table_name == "children" else None
+        household = row_id if table_name == "households" else None
+        record_audit(connection, "history", f"history of {contract.id_column} {row_id}", child, household)
     return [{"version": r["version"], "at": _as_utc(r["at"]).isoformat(), "who": r["who"],
              "changed": r["changed"], "values": r["row_values"]} for r in rows]
 
@@ -311,5 +313,25 @@ def exclude(url: URL, child_id: str, household_id: str, reason: str, who: str, *
             connection.execute(sa.insert(ex).values(child_id=child_id, household_id=household_id,
                                                     reason=reason.strip(), who=who, at=at))
         _bump(connection)
+        record_audit(connection, "exclude --undo" if undo else "exclude", f"{'lifted: ' if undo else ''}"
+                     f"{reason.strip()}", child_id, household_id)
     return {"child_id": child_id, "household_id": household_id, "reason": reason.strip(), "who": who,
             "at": at.isoformat(), "lifted": undo}
+
+
+# --- the audit --------------------------------------------------------------------------------------------------
+
+def audit(url: URL, action: str, what: str, child_id: str | None = None, household_id: str | None = None) -> None:
+    """Record a read (a ranking, a why-not, a child's record) in the audit,
+    in a transaction of its own."""
+    with _transaction(url, write=True) as connection:
+        _require_ready(connection, url)
+        record_audit(connection, action, what, child_id, household_id)
+
+
+def audit_log(url: URL, *, child_id: str | None = None, user: str | None = None,
+              since: dt.datetime | None = None) -> list[dict]:
+    """The audit's rows, oldest first, filtered (see :func:`read_audit`)."""
+    with _transaction(url, write=False) as connection:
+        _require_ready(connection, url)
+        return read_audit(connection, child_id=child_id, user=user, since=since)
