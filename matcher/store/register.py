@@ -11,6 +11,7 @@ stores and reads.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,43 +128,92 @@ def _json_value(value):
     return value
 
 
+def _json_column(name: str) -> pl.Expr:
+    """A list column as JSON text (null stays null), in the engine."""
+    prefix = len(json.dumps(name)) + 2  # {"name":
+    encoded = pl.struct(pl.col(name)).struct.json_encode()
+    return pl.when(pl.col(name).is_null()).then(None).otherwise(
+        encoded.str.slice(prefix, encoded.str.len_bytes() - prefix - 1)).alias(name)
+
+
+def _bulk_insert(connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Insert every row of ``frame`` (its columns named as ``table``'s, JSON
+    columns already JSON text) through the driver: COPY on PostgreSQL, one
+    prepared statement on SQLite. Inside the caller's transaction."""
+    if frame.height == 0:
+        return
+    columns = frame.columns
+    raw = connection.connection.driver_connection
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+            for row in frame.iter_rows():
+                copy.write_row(row)
+        return
+    dates = [c for c in columns if frame.schema[c] == pl.Date]
+    datetimes = [c for c in columns if isinstance(frame.schema[c], pl.Datetime)]
+    if dates or datetimes:
+        frame = frame.with_columns([pl.col(c).dt.to_string("%Y-%m-%d") for c in dates] +
+                                   [pl.col(c).dt.to_string("%Y-%m-%d %H:%M:%S.%6f") for c in datetimes])
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})",
+                           frame.iter_rows())
+    finally:
+        cursor.close()
+
+
 def _import_table(connection: sa.Connection, name: str, frame: pl.DataFrame, who: str,
                   at: dt.datetime) -> TableImport:
+    """Compare the file's rows with the store's in bulk (by id), insert the
+    new ones through the driver, update the changed ones, and record a
+    version for each."""
     contract, table = schema.REGISTER_TABLES[name]
     names, key = contract.names, contract.id_column
-    existing = {row[key]: row for row in connection.execute(sa.select(table)).mappings()}
-    position = max((row["position"] for row in existing.values()), default=0)
-    added, updated, versions = [], [], []
-    unchanged = 0
-    seen = set()
-    for record in frame.select(names).iter_rows(named=True):
-        row_id = record[key]
-        seen.add(row_id)
+    types = {c.name: POLARS_TYPES.get(c.kind, pl.String) for c in contract.columns}
+    codes = [c.name for c in contract.columns if c.kind == CODES]
+    incoming = frame.select(names).cast(types)
+    stored = _frame(connection, name)
+    kept = connection.execute(sa.select(table.c[key], table.c.position, table.c.version)).all()
+    bookkeeping = pl.DataFrame(kept, schema={key: pl.String, "__position": pl.Int64, "__version": pl.Int64},
+                               orient="row")
+    position = int(bookkeeping["__position"].max() or 0) if bookkeeping.height else 0
+    old = stored.rename({c: f"{c}__old" for c in names if c != key}).join(bookkeeping, on=key)
+    joined = incoming.with_row_index("__order").join(old, on=key, how="left").sort("__order")
+    is_new = pl.col("__version").is_null()
+    new = joined.filter(is_new).select(names)
+    existing = joined.filter(~is_new)
+    differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in names if c != key])
+    changed_rows = existing.filter(differs)
+    unchanged = existing.height - changed_rows.height
+
+    # New rows: inserted in bulk with their first version.
+    added = new.with_columns(pl.int_range(position + 1, position + 1 + new.height, dtype=pl.Int64).alias("position"),
+                             pl.lit(1, dtype=pl.Int64).alias("version"))
+    _bulk_insert(connection, table, added.with_columns([_json_column(c) for c in codes]))
+    _bulk_insert(connection, schema.row_versions, new.select(
+        pl.lit(name).alias("table_name"), pl.col(key).alias("row_id"), pl.lit(1, dtype=pl.Int64).alias("version"),
+        pl.lit(who).alias("who"), pl.lit(at, dtype=pl.Datetime("us", "UTC")).alias("at"),
+        pl.lit(None, dtype=pl.String).alias("changed"), pl.struct(names).struct.json_encode().alias("row_values")))
+
+    # Changed rows (few, as a rule): updated by id, each version with what changed.
+    updated, versions = [], []
+    for record in changed_rows.iter_rows(named=True):
         values = {c: _json_value(record[c]) for c in names}
-        old = existing.get(row_id)
-        if old is None:
-            position += 1
-            added.append({**record, "position": position, "version": 1})
-            versions.append({"table_name": name, "row_id": row_id, "version": 1, "who": who, "at": at,
-                             "changed": None, "row_values": values})
-            continue
-        changed = {c: [_json_value(old[c]), values[c]] for c in names if _json_value(old[c]) != values[c]}
-        if not changed:
-            unchanged += 1
-            continue
-        version = old["version"] + 1
-        updated.append({**record, "version": version, "row_key": row_id})
-        versions.append({"table_name": name, "row_id": row_id, "version": version, "who": who, "at": at,
+        changed = {c: [_json_value(record[f"{c}__old"]), values[c]] for c in names
+                   if c != key and _json_value(record[f"{c}__old"]) != values[c]}
+        version = record["__version"] + 1
+        updated.append({**{c: record[c] for c in names if c != key}, "version": version, "row_key": record[key]})
+        versions.append({"table_name": name, "row_id": record[key], "version": version, "who": who, "at": at,
                          "changed": changed, "row_values": values})
-    if added:
-        connection.execute(sa.insert(table), added)
     if updated:
         statement = sa.update(table).where(table.c[key] == sa.bindparam("row_key")).values(
             {c: sa.bindparam(c) for c in (*names, "version") if c != key})
-        connection.execute(statement, [{k: v for k, v in row.items() if k != key} for row in updated])
+        connection.execute(statement, updated)
     if versions:
         connection.execute(sa.insert(schema.row_versions), versions)
-    return TableImport(name, len(added), len(updated), unchanged, len(existing.keys() - seen))
+    return TableImport(name, new.height, len(updated), unchanged, bookkeeping.height - existing.height)
 
 
 def _bump(connection: sa.Connection) -> None:
