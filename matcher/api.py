@@ -313,6 +313,40 @@ def audit_log(db: str | os.PathLike | None, *, child_id: str | None = None, user
     return _freeze(rows(store_url(db), child_id=child_id, user=user, since=since))
 
 
+def backup_store(db: str | os.PathLike | None, out: str | os.PathLike, *, force: bool = False) -> Path:
+    """Back the whole store up to the file ``out`` (SQLite: the online
+    backup API; PostgreSQL: pg_dump in custom format); recorded in the
+    audit. An existing ``out`` is replaced only with ``force``."""
+    from matcher.store.backup import backup
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit
+
+    url = store_url(db)
+    path = Path(out)
+    if path.is_dir() or (path.exists() and not force):
+        raise InputError(option_problem("out", os.fspath(out), "a new file (give {option:force} to replace one)"))
+    if not path.parent.is_dir():
+        raise InputError(option_problem("out", os.fspath(out), "a file in an existing folder"))
+    audit(url, "db backup", f"backup of every record to {os.fspath(out)}")
+    backup(url, path)
+    return path
+
+
+def restore_store(db: str | os.PathLike | None, backup_file: str | os.PathLike, *, force: bool = False) -> str:
+    """Replace the store with a backup made by :func:`backup_store`, all at
+    once, then migrate it to the newest schema; refused when the store holds
+    data unless ``force``. Returns the schema revision it is at."""
+    from matcher.store.backup import restore
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit, migrate
+
+    url = store_url(db)
+    restore(url, Path(backup_file), force=force)
+    _, after = migrate(url)
+    audit(url, "db restore", f"restored from {os.fspath(backup_file)}" + (" (replacing data)" if force else ""))
+    return after
+
+
 @dataclass(frozen=True)
 class FileCheck:
     """What ``validate`` found: every problem and warning in both files, and

@@ -27,7 +27,7 @@ FLAGS = {
     "workers": "--workers", "seed": "--seed", "solver_seed": "--seed", "top": "--top",
     "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
     "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
-    "force": "--force", "links": "--links", "db": "--db", "reason": "--reason", "since": "--since",
+    "force": "--force", "links": "--links", "db": "--db", "reason": "--reason", "since": "--since", "file": "FILE",
 }
 
 
@@ -384,6 +384,28 @@ def db_init(db: str | None) -> None:
         click.echo(f"the store {where} is up to date (schema {after})")
     else:
         click.echo(f"migrated the store {where} from schema {before} to {after}")
+
+
+@db_group.command("backup")
+@click.option("--out", "out", required=True, metavar="FILE", help="The backup file to write.")
+@click.option("--force", is_flag=True, default=False, help="Replace the file if it exists.")
+@db_option
+def db_backup(out: str, force: bool, db: str | None) -> None:
+    """Back the whole store up to one file (SQLite: online backup;
+    PostgreSQL: pg_dump, custom format)."""
+    path = api.backup_store(db, out, force=force)
+    click.echo(f"backed up {api.store_location(db)} to {path}")
+
+
+@db_group.command("restore")
+@click.argument("backup_file", metavar="FILE")
+@click.option("--force", is_flag=True, default=False, help="Replace a store that holds data.")
+@db_option
+def db_restore(backup_file: str, force: bool, db: str | None) -> None:
+    """Replace the store with a backup made by `matcher db backup` (an empty
+    store unless --force), then migrate it to the newest schema."""
+    after = api.restore_store(db, backup_file, force=force)
+    click.echo(f"restored {backup_file} into {api.store_location(db)} (schema {after})")
 
 
 def _rows(n: int) -> str:
