@@ -277,7 +277,7 @@ def acting(*, how: str | None = None, acting_for: str | None = None):
     """A context in which the store's audit records ``how`` the application
     is driven (``cli``, ``web``) and for whom (``acting_for``: a name given
     with ``--user``; the operating-system user is always recorded as who)."""
-    from matcher.store.audit import acting as context
+    from matcher.store.actor import acting as context
 
     return context(how=how, acting_for=acting_for)
 

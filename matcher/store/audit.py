@@ -15,56 +15,16 @@ set with :func:`acting`.
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import os
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
 from matcher.store import schema
+from matcher.store.actor import _ACTOR, Actor, acting, who_am_i  # noqa: F401 (the audit's vocabulary)
 
 APP_ROLE = os.environ.get("MATCHER_APP_ROLE", "matcher_app")
 """The PostgreSQL login role the application works as (``db init`` makes it)."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """How the application is being driven and for whom."""
-
-    how: str = "api"
-    acting_for: str | None = None
-
-
-_ACTOR: contextvars.ContextVar[Actor] = contextvars.ContextVar("matcher_audit_actor", default=Actor())
-
-
-@contextmanager
-def acting(*, how: str | None = None, acting_for: str | None = None):
-    """Within this block audit rows record ``how`` (the front end) and
-    ``acting_for`` (a name given with ``--user``); unset ones are kept."""
-    current = _ACTOR.get()
-    changes = {}
-    if how is not None:
-        changes["how"] = how
-    if acting_for is not None:
-        changes["acting_for"] = acting_for
-    token = _ACTOR.set(replace(current, **changes))
-    try:
-        yield
-    finally:
-        _ACTOR.reset(token)
-
-
-def who_am_i() -> str:
-    """The operating-system user running the command."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return f"uid {os.getuid()}"
 
 
 def record_audit(session: sa.Connection, action: str, what: str, child_id: str | None = None,

@@ -265,10 +265,21 @@ class StoredRegion:
 
 
 def _frame(connection: sa.Connection, name: str) -> pl.DataFrame:
+    """A register table as a typed frame, in the order rows were first
+    imported. Built column by column; JSON lists arrive as text and are
+    decoded by polars (not row by row in Python)."""
     contract, table = schema.REGISTER_TABLES[name]
-    rows = connection.execute(sa.select(*(table.c[c] for c in contract.names)).order_by(table.c.position)).all()
-    types = {c.name: POLARS_TYPES.get(c.kind, pl.String) for c in contract.columns}
-    return pl.DataFrame([tuple(r) for r in rows], schema=types, orient="row")
+    codes = {c.name for c in contract.columns if c.kind == CODES}
+    selected = [sa.cast(table.c[c], sa.Text).label(c) if c in codes else table.c[c] for c in contract.names]
+    rows = connection.execute(sa.select(*selected).order_by(table.c.position)).all()
+    columns = list(zip(*rows)) if rows else [()] * len(contract.names)
+    series = []
+    for column, values in zip(contract.columns, columns):
+        if column.name in codes:
+            series.append(pl.Series(column.name, values, dtype=pl.String).str.json_decode(pl.List(pl.String)))
+        else:
+            series.append(pl.Series(column.name, values, dtype=POLARS_TYPES.get(column.kind, pl.String)))
+    return pl.DataFrame(series)
 
 
 def _as_utc(at: dt.datetime) -> dt.datetime:
