@@ -67,15 +67,18 @@ def _quoted(connection: sa.Connection, name: str) -> str:
 
 
 def grant_app_role(connection: sa.Connection) -> bool:
-    """On PostgreSQL, when the connected user may make roles (``db init`` by
-    the superuser): make the application's login role if it is missing
+    """On PostgreSQL, when the connected user may make roles and grant on
+    this database (``db init`` by the superuser, or by a ``CREATEROLE`` role
+    owning the database): make the application's login role if it is missing
     (password from ``MATCHER_APP_PASSWORD``, else none: trust or peer
     authentication), and give it the data tables but only INSERT and SELECT
     on the audit. True when it did."""
     if connection.dialect.name != "postgresql":
         return False
-    can = connection.execute(sa.text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"))
-    if not can.scalar():
+    can = connection.execute(sa.text(
+        "SELECT r.rolsuper OR (r.rolcreaterole AND d.datdba = r.oid) FROM pg_roles r, pg_database d "
+        "WHERE r.rolname = current_user AND d.datname = current_database()"))
+    if not can.scalar():  # not the superuser, nor a role-maker owning the database: leave rights as they are
         return False
     role = _quoted(connection, APP_ROLE)
     exists = connection.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}).first()
