@@ -69,6 +69,7 @@ __all__ = [
     "EARLIEST_DATE", "NUMBERS", "OPTIONS", "InputError", "LookupInputError", "Problem", "ProposalFilesCheck",
     "ProposalOptions", "QueryOptions", "RegionRequest", "SolverTimeout", "ScoresResult", "check_files",
     "check_output_folder", "check_proposal_files", "check_region_folder", "check_validity", "close_store",
+    "acting", "audit_log", "audit_read", "backup_store", "record_audit", "restore_store",
     "counts_against", "describe_weights", "exclude", "export_store", "generate", "history", "import_files",
     "init_store", "iso_date", "LINK_ACTIONS", "LINK_STATES", "list_links", "move_link", "record_proposal",
     "show_link", "load_weights", "manifest_path", "money", "name_options", "query_store",
@@ -237,7 +238,8 @@ def import_files(children: str | os.PathLike, households: str | os.PathLike, as_
 
     url = store_url(db)
     tables = read_region(children, households, as_of=as_of)
-    done = import_tables(url, tables.children, tables.households, who_am_i())
+    done = import_tables(url, tables.children, tables.households, who_am_i(),
+                         f"import {os.fspath(children)} and {os.fspath(households)}")
     return StoreImport(done[0], done[1], tables.warnings)
 
 
@@ -248,12 +250,14 @@ def export_store(db: str | os.PathLike | None, folder: str | os.PathLike) -> tup
     the same rows."""
     from matcher.files.manifest import Provenance
     from matcher.store.engine import shown, store_url
-    from matcher.store.register import read_region
+    from matcher.store.register import audit, read_region
 
     url = store_url(db)
     read = read_region(url)
     made = Provenance("export", store=f"{shown(url)} (data version {read.data_version})")
-    return write_region(read.children, read.households, folder, "csv", made)
+    written = write_region(read.children, read.households, folder, "csv", made)
+    audit(url, "export", f"exported every record to {os.fspath(folder)}")
+    return written
 
 
 def history(db: str | os.PathLike | None, *, child_id: str | None = None,
@@ -295,10 +299,12 @@ def move_link(db: str | os.PathLike | None, action: str, child_id: str, househol
     ``acting_for``, the time and the reason (needed to decline, close or
     re-open). An illegal move, or a link that changed since it was read,
     is bad input saying what is legal or what changed."""
+    from matcher.store.actor import current_actor
     from matcher.store.engine import store_url
     from matcher.store.links import transition
     from matcher.store.register import who_am_i
 
+    acting_for = acting_for or current_actor().acting_for
     return _freeze(transition(store_url(db), action, child_id, household_id, reason=reason, who=who_am_i(),
                               acting_for=acting_for, from_state=from_state))
 
@@ -332,7 +338,84 @@ def record_proposal(db: str | os.PathLike | None, region: Region, proposal: Prop
     if region.data_version is None:
         raise InputError(option_problem("record", None, "a proposal made from a store ({option:db})"))
     pairs = [(c.split(";")[0], h) for c, h in proposal.links.select("child_ids", "household_id").iter_rows()]
+    from matcher.store.actor import current_actor
+
+    acting_for = acting_for or current_actor().acting_for
     return _freeze(record_proposed(store_url(db), pairs, region.data_version, who_am_i(), acting_for))
+
+
+def acting(*, how: str | None = None, acting_for: str | None = None):
+    """A context in which the store's audit records ``how`` the application
+    is driven (``cli``, ``web``) and for whom (``acting_for``: a name given
+    with ``--user``; the operating-system user is always recorded as who)."""
+    from matcher.store.actor import acting as context
+
+    return context(how=how, acting_for=acting_for)
+
+
+def record_audit(session, action: str, what: str, child_id: str | None = None,
+                 household_id: str | None = None) -> None:
+    """Append an audit row on ``session`` (the store connection of a write,
+    inside its transaction): for writers such as the link lifecycle."""
+    from matcher.store.audit import record_audit as append
+
+    append(session, action, what, child_id, household_id)
+
+
+def audit_read(db: str | os.PathLike | None, action: str, what: str, *, child_id: str | None = None,
+               household_id: str | None = None) -> None:
+    """Record in the store's audit that a child's record or ranking was read
+    (store mode): call it before showing the answer."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit
+
+    audit(store_url(db), action, what, child_id, household_id)
+
+
+def audit_log(db: str | os.PathLike | None, *, child_id: str | None = None, user: str | None = None,
+              since: dt.date | dt.datetime | None = None) -> tuple:
+    """The store's audit rows, oldest first: about one child, by one user
+    (who or acting for), at or after a date (UTC midnight) or time."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit_log as rows
+
+    if since is not None and not isinstance(since, dt.datetime):
+        since = dt.datetime.combine(since, dt.time(), tzinfo=dt.timezone.utc)
+    return _freeze(rows(store_url(db), child_id=child_id, user=user, since=since))
+
+
+def backup_store(db: str | os.PathLike | None, out: str | os.PathLike, *, force: bool = False) -> Path:
+    """Back the whole store up to the file ``out`` (SQLite: the online
+    backup API; PostgreSQL: pg_dump in custom format); recorded in the
+    audit. An existing ``out`` is replaced only with ``force``."""
+    from matcher.store.backup import backup
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit
+
+    url = store_url(db)
+    path = Path(out)
+    if path.is_dir() or (path.exists() and not force):
+        raise InputError(option_problem("out", os.fspath(out), "a new file (give {option:force} to replace one)"))
+    if not path.parent.is_dir():
+        raise InputError(option_problem("out", os.fspath(out), "a file in an existing folder"))
+    audit(url, "db backup", f"backup of every record to {os.fspath(out)}")
+    backup(url, path)
+    return path
+
+
+def restore_store(db: str | os.PathLike | None, backup_file: str | os.PathLike, *, force: bool = False) -> str:
+    """Replace the store with a backup made by :func:`backup_store`, all at
+    once, then migrate it to the newest schema; refused when the store holds
+    data unless ``force``. Returns the schema revision it is at."""
+    from matcher.store.backup import restore
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit, migrate
+
+    url = store_url(db)
+    restore(url, Path(backup_file), force=force)
+    _, after = migrate(url)
+    audit(url, "db restore", f"restored from {os.fspath(backup_file)}" + (" (replacing data)" if force else ""))
+    return after
 
 
 @dataclass(frozen=True)

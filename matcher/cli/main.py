@@ -28,7 +28,7 @@ FLAGS = {
     "child_id/household_id": "--child/--household", "n_children": "--children", "n_households": "--households",
     "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
     "force": "--force", "links": "--links", "db": "--db", "reason": "--reason", "from_state": "--from",
-    "state": "--state", "record": "--record", "acting_for": "--user",
+    "state": "--state", "record": "--record", "acting_for": "--user", "since": "--since", "file": "FILE",
 }
 
 
@@ -71,9 +71,21 @@ DB_HELP = ("The case register: a file path (SQLite) or postgresql://user@host:po
            "(default: MATCHER_DB, else the store in your data folder).")
 
 
+def _acting_for(ctx: click.Context, _param, value: str | None) -> None:
+    if value is not None:
+        ctx.with_resource(api.acting(acting_for=value))
+
+
+def user_option(func):
+    """--user: whom the OS user acts for, recorded in the store's audit."""
+    return click.option("--user", default=None, metavar="NAME", expose_value=False, callback=_acting_for,
+                        help="The person you act for, recorded in the store's audit as 'acting for' (the "
+                             "operating-system user is always recorded as who).")(func)
+
+
 def db_option(func):
-    """--db, for the store commands."""
-    return click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)(func)
+    """--db (and --user), for the store commands."""
+    return user_option(click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)(func))
 
 
 def data_options(func):
@@ -88,7 +100,15 @@ def data_options(func):
                         help="Households file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
     func = click.option("--children", "children", default=None, metavar="FILE",
                         help="Children file (CSV, Parquet, or .xlsx/.ods workbook).")(func)
-    return func
+    return user_option(func)
+
+
+def _audit_read(children: str | None, db: str | None, action: str, what: str, *, child_id: str | None = None,
+                household_id: str | None = None) -> None:
+    """In store mode, record the read in the store's audit (before the
+    answer is shown)."""
+    if children is None:
+        api.audit_read(api.query_store(db), action, what, child_id=child_id, household_id=household_id)
 
 
 HOW_TO_GIVE_DATA = ("the region's data: give --children FILE and --households FILE, or --db URL (a store made "
@@ -215,6 +235,8 @@ def rank(children, households, db, as_of, child_id, household_id, top, fmt, weig
     options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
     region = load_region(children, households, as_of, db)
     result = api.rank(region, child_id=child_id, household_id=household_id, options=options)
+    about = f"--child {child_id}" if child_id is not None else f"--household {household_id}"
+    _audit_read(children, db, "rank", f"rank {about} --top {top}", child_id=child_id, household_id=household_id)
     if fmt == "json":
         click.echo(dumps(result))
     else:
@@ -236,6 +258,8 @@ def why_not_command(children, households, db, as_of, child_id, household_id, fmt
     weights = api.load_weights(weights_file)
     region = load_region(children, households, as_of, db)
     result = api.why_not(region, child_id, household_id, api.QueryOptions(weights=weights))
+    _audit_read(children, db, "why-not", f"why-not --child {child_id} --household {household_id}",
+                child_id=child_id, household_id=household_id)
     if fmt == "json":
         click.echo(dumps(result))
     else:
@@ -259,6 +283,7 @@ def near_misses_command(children, households, db, as_of, child_id, top, fmt, wei
     options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
     region = load_region(children, households, as_of, db)
     result = api.near_misses(region, child_id, options)
+    _audit_read(children, db, "near-misses", f"near-misses --child {child_id} --top {top}", child_id=child_id)
     if fmt == "json":
         click.echo(dumps(result))
     else:
@@ -284,6 +309,7 @@ def scores(children, households, db, as_of, out, weights_file) -> None:
     finally:
         if stop:
             stop()
+    _audit_read(children, db, "scores", f"scores of every pair to {out}")
     made = api.provenance("scores", children=children, households=households, as_of=region.as_of, options=options,
                           weights=weights, weights_file=weights_file, store=_store_record(children, db))
     manifest = api.write_scores(result, paths, made)
@@ -314,11 +340,9 @@ def scores(children, households, db, as_of, out, weights_file) -> None:
 @click.option("--record", is_flag=True, default=False,
               help="Store mode: record the proposal's links as proposed in the register, in one transaction "
                    "(refused if the store changed since it was read).")
-@click.option("--user", "acting_for", default=None, metavar="NAME",
-              help="With --record: the person you act for (the OS user is always recorded).")
 @weights_option
 def propose(children, households, db, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
-            time_limit, workers, seed, record, acting_for, weights_file) -> None:
+            time_limit, workers, seed, record, weights_file) -> None:
     """A batch proposal of links to explore, with a summary and a manifest beside it."""
     from matcher.cli.render import progress_printer
 
@@ -339,6 +363,7 @@ def propose(children, households, db, as_of, out, budgets, min_score, fixed, exc
         if stop:
             stop()
     _echo_warnings(proposal.warnings)
+    _audit_read(children, db, "propose", f"propose to {out}")
     made = api.provenance("propose", children=children, households=households, as_of=region.as_of, options=options,
                           weights=options.weights, weights_file=weights_file, store=_store_record(children, db))
     summary, summary_path = api.write_proposal(region, proposal, paths, made, names=FLAGS)
@@ -347,7 +372,8 @@ def propose(children, households, db, as_of, out, budgets, min_score, fixed, exc
     click.echo(f"wrote {proposal.links.height} links to {out}, the summary to {summary_path} and the manifest to "
                f"{paths.manifest}", err=True)
     if record:
-        done = api.record_proposal(_data_source(children, households, db), region, proposal, acting_for=acting_for)
+        # --user (from data_options) names whom the OS user acts for.
+        done = api.record_proposal(_data_source(children, households, db), region, proposal)
         line = f"recorded {len(done['recorded'])} links as proposed"
         if done["reopened"]:
             line += f", re-opened {len(done['reopened'])} closed ones"
@@ -376,6 +402,28 @@ def db_init(db: str | None) -> None:
         click.echo(f"the store {where} is up to date (schema {after})")
     else:
         click.echo(f"migrated the store {where} from schema {before} to {after}")
+
+
+@db_group.command("backup")
+@click.option("--out", "out", required=True, metavar="FILE", help="The backup file to write.")
+@click.option("--force", is_flag=True, default=False, help="Replace the file if it exists.")
+@db_option
+def db_backup(out: str, force: bool, db: str | None) -> None:
+    """Back the whole store up to one file (SQLite: online backup;
+    PostgreSQL: pg_dump, custom format)."""
+    path = api.backup_store(db, out, force=force)
+    click.echo(f"backed up {api.store_location(db)} to {path}")
+
+
+@db_group.command("restore")
+@click.argument("backup_file", metavar="FILE")
+@click.option("--force", is_flag=True, default=False, help="Replace a store that holds data.")
+@db_option
+def db_restore(backup_file: str, force: bool, db: str | None) -> None:
+    """Replace the store with a backup made by `matcher db backup` (an empty
+    store unless --force), then migrate it to the newest schema."""
+    after = api.restore_store(db, backup_file, force=force)
+    click.echo(f"restored {backup_file} into {api.store_location(db)} (schema {after})")
 
 
 def _rows(n: int) -> str:
@@ -484,15 +532,13 @@ def _link_command(action: str, summary: str):
     @click.option("--household", "household_id", required=True, metavar="ID", help="The household.")
     @click.option("--reason", "reason", default=None, metavar="TEXT",
                   help="Why (recorded; needed to decline, close or re-open).")
-    @click.option("--user", "acting_for", default=None, metavar="NAME",
-                  help="Recorded as the person you act for (the OS user is always recorded).")
     @click.option("--from", "from_state", default=None, metavar="STATE",
                   help="The state the link must be in (default: the state read at the start); if it moved, "
                        "nothing is changed and you are told what changed.")
     @db_option
-    def command(child_id, household_id, reason, acting_for, from_state, db) -> None:
-        done = api.move_link(db, action, child_id, household_id, reason=reason, acting_for=acting_for,
-                             from_state=from_state)
+    def command(child_id, household_id, reason, from_state, db) -> None:
+        # --user (from db_option) sets whom the OS user acts for, for the link's history and the audit.
+        done = api.move_link(db, action, child_id, household_id, reason=reason, from_state=from_state)
         start = "new" if done["from_state"] is None else done["from_state"]
         who = done["who"] + (f" acting for {done['acting_for']}" if done["acting_for"] else "")
         line = (f"link {done['unit_id']} ({', '.join(done['child_ids'])}) - {done['household_id']}: {start} -> "
@@ -552,6 +598,30 @@ def link_show(child_id, household_id, fmt, db) -> None:
     click.echo(dumps(link) if fmt == "json" else link_lines(link))
 
 
+@cli.command("audit-log")
+@click.option("--child", "child_id", default=None, metavar="ID", help="Only rows about this child.")
+@click.option("--user", "user", default=None, metavar="NAME",
+              help="Only rows by this operating-system user or acting for this person.")
+@click.option("--since", "since", default=None, metavar="DATE", help="Only rows from this day on (YYYY-MM-DD, UTC).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Lines to read, or JSON for other programs.")
+@click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)
+def audit_log_command(child_id: str | None, user: str | None, since: str | None, fmt: str, db: str | None) -> None:
+    """Who read or changed which record in the store, when, what and how."""
+    from matcher.cli.render import dumps
+
+    day = None if since is None else api.iso_date("since", since)
+    rows = api.audit_log(db, child_id=child_id, user=user, since=day)
+    if fmt == "json":
+        click.echo(dumps(rows))
+        return
+    for row in rows:
+        who = row["who"] + (f" for {row['acting_for']}" if row["acting_for"] else "")
+        about = " ".join(f"{k} {row[k]}" for k in ("child_id", "household_id") if row[k])
+        click.echo(f"{row['at']}  {who} ({row['how']})  {row['action']}  {about + ': ' if about else ''}{row['what']}")
+    click.echo(f"{len(rows)} audit row{'' if len(rows) == 1 else 's'}", err=True)
+
+
 def _store_record(children: str | None, db: str | None) -> str | None:
     """The store a store-mode result was read from, for its manifest."""
     return None if children is not None else api.store_provenance(api.query_store(db))
@@ -603,7 +673,8 @@ def demo(out: str, seed: str, as_of: str, force: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit statuses."""
     try:
-        cli.main(args=argv, prog_name="matcher", standalone_mode=False)
+        with api.acting(how="cli"):
+            cli.main(args=argv, prog_name="matcher", standalone_mode=False)
     except InputError as error:
         click.echo(f"error: {_on_the_command_line(error).render()}", err=True)
         return 2

@@ -95,15 +95,30 @@ _ENGINES: dict[str, sa.Engine] = {}
 _LOCK = threading.Lock()
 
 
-def engine_for(url: URL) -> sa.Engine:
-    """One engine (and its connection pool) per store per process."""
-    key = url.render_as_string(hide_password=False)
+def _postgresql_engine(url: URL, admin: bool) -> sa.Engine:
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    if not admin:
+        from matcher.store.audit import use_app_role
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            use_app_role(dbapi_connection)
+
+    return engine
+
+
+def engine_for(url: URL, *, admin: bool = False) -> sa.Engine:
+    """One engine (and its connection pool) per store per process. On
+    PostgreSQL the application's engine works as the application's role
+    once ``db init`` has made it (see :mod:`matcher.store.audit`); only
+    ``admin`` (``db init``, restore) keeps the connected user's rights."""
+    key = url.render_as_string(hide_password=False) + (" admin" if admin and url.get_backend_name() != "sqlite" else "")
     with _LOCK:
         if key not in _ENGINES:
             if url.get_backend_name() == "sqlite":
                 _ENGINES[key] = _sqlite_engine(url)
             else:
-                _ENGINES[key] = sa.create_engine(url, pool_pre_ping=True)
+                _ENGINES[key] = _postgresql_engine(url, admin)
         return _ENGINES[key]
 
 

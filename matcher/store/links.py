@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL
 
 from matcher.errors import InputError, LookupInputError, option_problem
 from matcher.store import schema
+from matcher.store.audit import record_audit
 from matcher.store.register import _as_utc, _bump, _exists, _now, _require_ready, _transaction
 
 STATES = ("proposed", "exploring", "linked", "matched", "placed", "declined", "closed")
@@ -324,9 +325,14 @@ def transition(url: URL, action: str, child_id: str, household_id: str, *, reaso
             except sa.exc.IntegrityError:  # another writer proposed the same pair first
                 raise _changed_since_creation(connection, read["unit_id"], household_id) from None
             _bump(connection)
-            return done
-        link = _link_row(connection, read["unit_id"], household_id)
-        return _apply(connection, link, action, expected, read["version"], reason, who, acting_for, at)
+        else:
+            link = _link_row(connection, read["unit_id"], household_id)
+            done = _apply(connection, link, action, expected, read["version"], reason, who, acting_for, at)
+        # In the move's own transaction: the audit has the move exactly when the link does.
+        record_audit(connection, f"link {action}",
+                     f"unit {read['unit_id']} and household {household_id}: {expected or 'new'} -> {done['state']}"
+                     + (f" ({reason})" if reason else ""), child_id=child_id, household_id=household_id)
+        return done
 
 
 def _changed_since_creation(connection: sa.Connection, unit_id: str, household_id: str) -> LinkRefused:
@@ -437,5 +443,7 @@ def record_proposed(url: URL, pairs, data_version: int, who: str, acting_for: st
                                        "proposed again by a recorded batch proposal", who, acting_for, at))
             else:
                 left.append({"unit_id": unit.unit_id, "household_id": household_id, "state": link["state"]})
+        record_audit(connection, "propose --record", f"{len(made)} links recorded as proposed, {len(reopened)} "
+                                                     f"re-opened, {len(left)} left as they were")
     return {"recorded": made, "reopened": reopened, "left": left, "who": who, "acting_for": acting_for,
             "at": at.isoformat()}

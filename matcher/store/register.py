@@ -11,7 +11,7 @@ stores and reads.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,19 +24,13 @@ from sqlalchemy.engine import URL
 from features.contract import BOOL, CODES, DATE, FLOAT, INT
 from matcher.errors import InputError, LookupInputError, option_problem
 from matcher.store import schema
+from matcher.store.audit import grant_app_role, read_audit, record_audit, who_am_i  # noqa: F401 (who_am_i: the API's)
 from matcher.store.engine import engine_for, shown
 
 DATA_VERSION = "data_version"
 POLARS_TYPES = {INT: pl.Int64, FLOAT: pl.Float64, DATE: pl.Date, BOOL: pl.Boolean, CODES: pl.List(pl.String)}
 
 
-def who_am_i() -> str:
-    """The operating-system user running the command (who a version or an
-    exclusion records)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return f"uid {os.getuid()}"
 
 
 def _now() -> dt.datetime:
@@ -54,13 +48,15 @@ def _not_initialised(url: URL) -> InputError:
 
 
 @contextmanager
-def _transaction(url: URL, *, write: bool, create: bool = False):
+def _transaction(url: URL, *, write: bool, create: bool = False, admin: bool = False):
     """One transaction on the store; a writer's is ``BEGIN IMMEDIATE`` on
     SQLite and every reader's a snapshot (REPEATABLE READ on PostgreSQL).
-    Only ``create`` (``db init``) may make a new SQLite file."""
+    Only ``create`` (``db init``) may make a new SQLite file; only ``admin``
+    (``db init``, restore) works as the connected user rather than the
+    application's role on PostgreSQL."""
     if url.get_backend_name() == "sqlite" and not create and not os.path.isfile(url.database or ""):
         raise _not_initialised(url)
-    engine = engine_for(url)
+    engine = engine_for(url, admin=admin)
     options = {"matcher_writer": True} if write else {}
     if engine.dialect.name == "postgresql" and not write:
         options["isolation_level"] = "REPEATABLE READ"
@@ -101,11 +97,12 @@ def migrate(url: URL) -> tuple[str | None, str]:
     config = Config()
     config.set_main_option("script_location", str(migrations_folder()))
     config.set_main_option("path_separator", "os")
-    with _transaction(url, write=True, create=True) as connection:
+    with _transaction(url, write=True, create=True, admin=True) as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         after = MigrationContext.configure(connection).get_current_revision()
+        grant_app_role(connection)
     return before, after
 
 
@@ -134,51 +131,103 @@ def _json_value(value):
     return value
 
 
+def _json_column(name: str) -> pl.Expr:
+    """A list column as JSON text (null stays null), in the engine."""
+    prefix = len(json.dumps(name)) + 2  # {"name":
+    encoded = pl.struct(pl.col(name)).struct.json_encode()
+    return pl.when(pl.col(name).is_null()).then(None).otherwise(
+        encoded.str.slice(prefix, encoded.str.len_bytes() - prefix - 1)).alias(name)
+
+
+def _bulk_insert(connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Insert every row of ``frame`` (its columns named as ``table``'s, JSON
+    columns already JSON text) through the driver: COPY on PostgreSQL, one
+    prepared statement on SQLite. Inside the caller's transaction."""
+    if frame.height == 0:
+        return
+    columns = frame.columns
+    raw = connection.connection.driver_connection
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+            for row in frame.iter_rows():
+                copy.write_row(row)
+        return
+    dates = [c for c in columns if frame.schema[c] == pl.Date]
+    datetimes = [c for c in columns if isinstance(frame.schema[c], pl.Datetime)]
+    if dates or datetimes:
+        frame = frame.with_columns([pl.col(c).dt.to_string("%Y-%m-%d") for c in dates] +
+                                   [pl.col(c).dt.to_string("%Y-%m-%d %H:%M:%S.%6f") for c in datetimes])
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})",
+                           frame.iter_rows())
+    finally:
+        cursor.close()
+
+
 def _import_table(connection: sa.Connection, name: str, frame: pl.DataFrame, who: str,
                   at: dt.datetime) -> TableImport:
+    """Compare the file's rows with the store's in bulk (by id), insert the
+    new ones through the driver, update the changed ones, and record a
+    version for each."""
     contract, table = schema.REGISTER_TABLES[name]
     names, key = contract.names, contract.id_column
-    existing = {row[key]: row for row in connection.execute(sa.select(table)).mappings()}
+    types = {c.name: POLARS_TYPES.get(c.kind, pl.String) for c in contract.columns}
+    codes = [c.name for c in contract.columns if c.kind == CODES]
+    incoming = frame.select(names).cast(types)
+    # Where the link lifecycle set a status, the register wins over the file.
     holds = schema.status_holds
-    held = dict(connection.execute(sa.select(holds.c.row_id, holds.c.status).where(holds.c.table_name == name))
-                .all())
-    kept = []
-    position = max((row["position"] for row in existing.values()), default=0)
-    added, updated, versions = [], [], []
-    unchanged = 0
-    seen = set()
-    for record in frame.select(names).iter_rows(named=True):
-        row_id = record[key]
-        seen.add(row_id)
-        if row_id in held and record["status"] != held[row_id]:
-            # The link lifecycle set this status: the register wins over the file.
-            kept.append((row_id, held[row_id], record["status"]))
-            record = {**record, "status": held[row_id]}
+    held = connection.execute(sa.select(holds.c.row_id, holds.c.status).where(holds.c.table_name == name)).all()
+    kept_status = []
+    if held:
+        marked = incoming.join(pl.DataFrame(held, schema={key: pl.String, "__held": pl.String}, orient="row"),
+                               on=key, how="left")
+        overridden = marked.filter(pl.col("__held").is_not_null() & (pl.col("status") != pl.col("__held")))
+        kept_status = list(overridden.select(key, "__held", "status").iter_rows())
+        incoming = marked.with_columns(pl.coalesce("__held", "status").alias("status")).select(names)
+    stored = _frame(connection, name)
+    kept = connection.execute(sa.select(table.c[key], table.c.position, table.c.version)).all()
+    bookkeeping = pl.DataFrame(kept, schema={key: pl.String, "__position": pl.Int64, "__version": pl.Int64},
+                               orient="row")
+    position = int(bookkeeping["__position"].max() or 0) if bookkeeping.height else 0
+    old = stored.rename({c: f"{c}__old" for c in names if c != key}).join(bookkeeping, on=key)
+    joined = incoming.with_row_index("__order").join(old, on=key, how="left").sort("__order")
+    is_new = pl.col("__version").is_null()
+    new = joined.filter(is_new).select(names)
+    existing = joined.filter(~is_new)
+    differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in names if c != key])
+    changed_rows = existing.filter(differs)
+    unchanged = existing.height - changed_rows.height
+
+    # New rows: inserted in bulk with their first version.
+    added = new.with_columns(pl.int_range(position + 1, position + 1 + new.height, dtype=pl.Int64).alias("position"),
+                             pl.lit(1, dtype=pl.Int64).alias("version"))
+    _bulk_insert(connection, table, added.with_columns([_json_column(c) for c in codes]))
+    _bulk_insert(connection, schema.row_versions, new.select(
+        pl.lit(name).alias("table_name"), pl.col(key).alias("row_id"), pl.lit(1, dtype=pl.Int64).alias("version"),
+        pl.lit(who).alias("who"), pl.lit(at, dtype=pl.Datetime("us", "UTC")).alias("at"),
+        pl.lit(None, dtype=pl.String).alias("changed"), pl.struct(names).struct.json_encode().alias("row_values")))
+
+    # Changed rows (few, as a rule): updated by id, each version with what changed.
+    updated, versions = [], []
+    for record in changed_rows.iter_rows(named=True):
         values = {c: _json_value(record[c]) for c in names}
-        old = existing.get(row_id)
-        if old is None:
-            position += 1
-            added.append({**record, "position": position, "version": 1})
-            versions.append({"table_name": name, "row_id": row_id, "version": 1, "who": who, "at": at,
-                             "changed": None, "row_values": values})
-            continue
-        changed = {c: [_json_value(old[c]), values[c]] for c in names if _json_value(old[c]) != values[c]}
-        if not changed:
-            unchanged += 1
-            continue
-        version = old["version"] + 1
-        updated.append({**record, "version": version, "row_key": row_id})
-        versions.append({"table_name": name, "row_id": row_id, "version": version, "who": who, "at": at,
+        changed = {c: [_json_value(record[f"{c}__old"]), values[c]] for c in names
+                   if c != key and _json_value(record[f"{c}__old"]) != values[c]}
+        version = record["__version"] + 1
+        updated.append({**{c: record[c] for c in names if c != key}, "version": version, "row_key": record[key]})
+        versions.append({"table_name": name, "row_id": record[key], "version": version, "who": who, "at": at,
                          "changed": changed, "row_values": values})
-    if added:
-        connection.execute(sa.insert(table), added)
     if updated:
         statement = sa.update(table).where(table.c[key] == sa.bindparam("row_key")).values(
             {c: sa.bindparam(c) for c in (*names, "version") if c != key})
-        connection.execute(statement, [{k: v for k, v in row.items() if k != key} for row in updated])
+        connection.execute(statement, updated)
     if versions:
         connection.execute(sa.insert(schema.row_versions), versions)
-    return TableImport(name, len(added), len(updated), unchanged, len(existing.keys() - seen), tuple(kept))
+    return TableImport(name, new.height, len(updated), unchanged, bookkeeping.height - existing.height,
+                       tuple(kept_status))
 
 
 def _bump(connection: sa.Connection) -> None:
@@ -187,7 +236,7 @@ def _bump(connection: sa.Connection) -> None:
 
 
 def import_tables(url: URL, children: pl.DataFrame, households: pl.DataFrame,
-                  who: str) -> tuple[TableImport, TableImport]:
+                  who: str, what: str = "import") -> tuple[TableImport, TableImport]:
     """Load validated tables in one transaction: a row whose id is new is
     added, a row that differs from the store's is updated (its version
     kept), a row the file leaves out stays as it is."""
@@ -198,6 +247,9 @@ def import_tables(url: URL, children: pl.DataFrame, households: pl.DataFrame,
                 _import_table(connection, "households", households, who, at))
         if any(t.added or t.updated for t in done):
             _bump(connection)
+        summary = "; ".join(f"{t.table}: {t.added} added, {t.updated} updated, {t.unchanged} unchanged"
+                            for t in done)
+        record_audit(connection, "import", f"{what} ({summary})")
     return done
 
 
@@ -229,10 +281,21 @@ class StoredRegion:
 
 
 def _frame(connection: sa.Connection, name: str) -> pl.DataFrame:
+    """A register table as a typed frame, in the order rows were first
+    imported. Built column by column; JSON lists arrive as text and are
+    decoded by polars (not row by row in Python)."""
     contract, table = schema.REGISTER_TABLES[name]
-    rows = connection.execute(sa.select(*(table.c[c] for c in contract.names)).order_by(table.c.position)).all()
-    types = {c.name: POLARS_TYPES.get(c.kind, pl.String) for c in contract.columns}
-    return pl.DataFrame([tuple(r) for r in rows], schema=types, orient="row")
+    codes = {c.name for c in contract.columns if c.kind == CODES}
+    selected = [sa.cast(table.c[c], sa.Text).label(c) if c in codes else table.c[c] for c in contract.names]
+    rows = connection.execute(sa.select(*selected).order_by(table.c.position)).all()
+    columns = list(zip(*rows)) if rows else [()] * len(contract.names)
+    series = []
+    for column, values in zip(contract.columns, columns):
+        if column.name in codes:
+            series.append(pl.Series(column.name, values, dtype=pl.String).str.json_decode(pl.List(pl.String)))
+        else:
+            series.append(pl.Series(column.name, values, dtype=POLARS_TYPES.get(column.kind, pl.String)))
+    return pl.DataFrame(series)
 
 
 def _as_utc(at: dt.datetime) -> dt.datetime:
@@ -281,14 +344,17 @@ def history(url: URL, table_name: str, row_id: str) -> list[dict]:
     changed (``{column: [before, after]}``; None for the first) and the row
     as written."""
     versions = schema.row_versions
-    with _transaction(url, write=False) as connection:
+    contract, _ = schema.REGISTER_TABLES[table_name]
+    with _transaction(url, write=True) as connection:
         _require_ready(connection, url)
         rows = connection.execute(sa.select(versions).where(versions.c.table_name == table_name,
                                                             versions.c.row_id == row_id)
                                   .order_by(versions.c.version)).mappings().all()
-    if not rows:
-        contract, _ = schema.REGISTER_TABLES[table_name]
-        raise LookupInputError(f"no {contract.id_column} {row_id!r} in the store")
+        if not rows:
+            raise LookupInputError(f"no {contract.id_column} {row_id!r} in the store")
+        child = row_id if table_name == "children" else None
+        household = row_id if table_name == "households" else None
+        record_audit(connection, "history", f"history of {contract.id_column} {row_id}", child, household)
     return [{"version": r["version"], "at": _as_utc(r["at"]).isoformat(), "who": r["who"],
              "changed": r["changed"], "values": r["row_values"]} for r in rows]
 
@@ -329,5 +395,25 @@ def exclude(url: URL, child_id: str, household_id: str, reason: str, who: str, *
             connection.execute(sa.insert(ex).values(child_id=child_id, household_id=household_id,
                                                     reason=reason.strip(), who=who, at=at))
         _bump(connection)
+        record_audit(connection, "exclude --undo" if undo else "exclude", f"{'lifted: ' if undo else ''}"
+                     f"{reason.strip()}", child_id, household_id)
     return {"child_id": child_id, "household_id": household_id, "reason": reason.strip(), "who": who,
             "at": at.isoformat(), "lifted": undo}
+
+
+# --- the audit --------------------------------------------------------------------------------------------------
+
+def audit(url: URL, action: str, what: str, child_id: str | None = None, household_id: str | None = None) -> None:
+    """Record a read (a ranking, a why-not, a child's record) in the audit,
+    in a transaction of its own."""
+    with _transaction(url, write=True) as connection:
+        _require_ready(connection, url)
+        record_audit(connection, action, what, child_id, household_id)
+
+
+def audit_log(url: URL, *, child_id: str | None = None, user: str | None = None,
+              since: dt.datetime | None = None) -> list[dict]:
+    """The audit's rows, oldest first, filtered (see :func:`read_audit`)."""
+    with _transaction(url, write=False) as connection:
+        _require_ready(connection, url)
+        return read_audit(connection, child_id=child_id, user=user, since=since)

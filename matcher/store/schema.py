@@ -11,7 +11,8 @@ by hand; ``register_state`` holds the data version that every write to
 children, households, exclusions or links bumps (the key of the region cache; it
 starts at a random number, so a store made again never repeats the data
 versions of the one it replaced). ``links``, ``link_events`` and
-``status_holds`` hold the link lifecycle (:mod:`matcher.store.links`).
+``status_holds`` hold the link lifecycle (:mod:`matcher.store.links`);
+``audit_log`` is the append-only audit (:mod:`matcher.store.audit`).
 
 The migrations in :mod:`matcher.store.migrations` build these tables;
 ``tests/store`` checks that they agree.
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 
 from features.contract import BOOL, CHILDREN, CODE, CODES, DATE, FLOAT, HOUSEHOLDS, INT, STR, Table
 
-SCHEMA_REVISION = "0002_links"
+SCHEMA_REVISION = "0002_audit"
 """The newest migration; a store at another revision must be migrated
 (``matcher db init``) before use."""
 
@@ -74,6 +75,22 @@ register_state = sa.Table(
     "register_state", metadata,
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
+)
+
+audit_log = sa.Table(
+    # Append-only (see matcher.store.audit): who read or changed what, when and how.
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("who", sa.String, nullable=False),  # the operating-system user
+    sa.Column("acting_for", sa.String, nullable=True),  # --user
+    sa.Column("how", sa.String, nullable=False),  # cli, web, api
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("what", sa.String, nullable=False),
+    sa.Column("child_id", sa.String, nullable=True),
+    sa.Column("household_id", sa.String, nullable=True),
+    sa.Index("ix_audit_log_child_id", "child_id"),
+    sa.Index("ix_audit_log_at", "at"),
 )
 
 REGISTER_TABLES = {"children": (CHILDREN, children), "households": (HOUSEHOLDS, households)}
