@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import AS_OF, write_region
 
 PG_SERVER = os.environ.get("MATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 ADMIN_DATABASE = "postgres"
@@ -24,10 +28,11 @@ def _admin():
                     "tests run on both back ends and never skip", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_database():
-    """A uniquely named database for this session, dropped at the end."""
-    name = f"matcher_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def throwaway_postgres_database(prefix: str):
+    """A new, uniquely named PostgreSQL database, dropped (with every
+    connection to it closed) when the block ends."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with _admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -38,6 +43,13 @@ def postgres_database():
         dispose_all()
         with _admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A uniquely named database for this session, dropped at the end."""
+    with throwaway_postgres_database("matcher_test") as url:
+        yield url
 
 
 def _empty_postgres(url: str) -> None:
@@ -68,3 +80,20 @@ def ready_store(store, run_cli) -> str:
     status, _, err = run_cli("db", "init", "--db", store)
     assert status == 0, err
     return store
+
+
+@pytest.fixture
+def region(tmp_path) -> tuple[Path, Path]:
+    """A generated region's two CSV files."""
+    folder = tmp_path / "region"
+    folder.mkdir()
+    return write_region(folder)
+
+
+@pytest.fixture
+def loaded(ready_store, region, run_cli) -> str:
+    """A store (each back end) holding ``region``."""
+    status, _, err = run_cli("import", "--db", ready_store, "--children", region[0], "--households", region[1],
+                             "--as-of", AS_OF)
+    assert status == 0, err
+    return ready_store

@@ -11,7 +11,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.store.test_register import AS_OF, _rows, _waiting_child, region, loaded  # noqa: F401 (fixtures)
+from tests.store.test_register import AS_OF, _rows, _waiting_child
 
 
 def _log(run_cli, db, *args) -> list[dict]:

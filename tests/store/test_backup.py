@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from tests.store.conftest import PG_SERVER, _admin
-from tests.store.test_register import AS_OF, _export, region, loaded  # noqa: F401 (fixtures)
+from tests.store.conftest import throwaway_postgres_database
+from tests.store.test_register import AS_OF, _export
 
 
 @pytest.fixture
@@ -19,17 +19,8 @@ def empty_target(store, tmp_path):
     if "://" not in store:
         yield str(tmp_path / "restored.sqlite3")
         return
-    name = f"matcher_restore_{uuid.uuid4().hex[:10]}"
-    with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        from matcher.store.engine import dispose_all
-
-        dispose_all()
-        with _admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres_database("matcher_restore") as url:
+        yield url
 
 
 def test_a_backup_restored_into_an_empty_store_exports_the_same_files(loaded, empty_target, region, run_cli,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.test_register import AS_OF, _export, region, loaded  # noqa: F401 (fixtures)
+from tests.store.test_register import AS_OF, _export
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG = 100_000

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_region
 
 AS_OF = "2026-06-30"
 
@@ -56,19 +55,6 @@ def _write(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-@pytest.fixture
-def region(tmp_path) -> tuple[Path, Path]:
-    folder = tmp_path / "region"
-    folder.mkdir()
-    return write_region(folder)
-
-
-@pytest.fixture
-def loaded(ready_store, region, run_cli) -> str:
-    status, _, err = run_cli("import", "--db", ready_store, "--children", region[0], "--households", region[1],
-                             "--as-of", AS_OF)
-    assert status == 0, err
-    return ready_store
 
 
 def _singles(region) -> list[str]:

@@ -7,26 +7,11 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
 
-from tests.conftest import write_region
 
 AS_OF = "2026-06-30"
 
 
-@pytest.fixture
-def region(tmp_path) -> tuple[Path, Path]:
-    folder = tmp_path / "region"
-    folder.mkdir()
-    return write_region(folder)
-
-
-@pytest.fixture
-def loaded(ready_store, region, run_cli) -> str:
-    status, out, err = run_cli("import", "--db", ready_store, "--children", region[0], "--households", region[1],
-                               "--as-of", AS_OF)
-    assert status == 0, err
-    return ready_store
 
 
 def _export(run_cli, db: str, folder: Path) -> dict[str, bytes]:
