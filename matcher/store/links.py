@@ -443,7 +443,7 @@ def record_proposed(url: URL, pairs, data_version: int, who: str, acting_for: st
                                        "proposed again by a recorded batch proposal", who, acting_for, at))
             else:
                 left.append({"unit_id": unit.unit_id, "household_id": household_id, "state": link["state"]})
-        record_audit(connection, "propose --record", f"{len(made)} links recorded as proposed, {len(reopened)} "
+        record_audit(connection, "record proposal", f"{len(made)} links recorded as proposed, {len(reopened)} "
                                                      f"re-opened, {len(left)} left as they were")
     return {"recorded": made, "reopened": reopened, "left": left, "who": who, "acting_for": acting_for,
             "at": at.isoformat()}

@@ -395,7 +395,7 @@ def exclude(url: URL, child_id: str, household_id: str, reason: str, who: str, *
             connection.execute(sa.insert(ex).values(child_id=child_id, household_id=household_id,
                                                     reason=reason.strip(), who=who, at=at))
         _bump(connection)
-        record_audit(connection, "exclude --undo" if undo else "exclude", f"{'lifted: ' if undo else ''}"
+        record_audit(connection, "lift exclusion" if undo else "exclude", f"{'lifted: ' if undo else ''}"
                      f"{reason.strip()}", child_id, household_id)
     return {"child_id": child_id, "household_id": household_id, "reason": reason.strip(), "who": who,
             "at": at.isoformat(), "lifted": undo}
