@@ -234,7 +234,8 @@ def import_files(children: str | os.PathLike, households: str | os.PathLike, as_
     the files leave out kept."""
     from matcher.files.read import read_region
     from matcher.store.engine import store_url
-    from matcher.store.register import import_tables, who_am_i
+    from matcher.store.actor import who_am_i
+    from matcher.store.register import import_tables
 
     url = store_url(db)
     tables = read_region(children, households, as_of=as_of)
@@ -279,7 +280,8 @@ def exclude(db: str | os.PathLike | None, child_id: str, household_id: str, reas
     why-not reports rule 0), or lift the exclusion with ``undo``; the OS
     user, the time and the reason are recorded."""
     from matcher.store.engine import store_url
-    from matcher.store.register import exclude as record, who_am_i
+    from matcher.store.actor import who_am_i
+    from matcher.store.register import exclude as record
 
     return _freeze(record(store_url(db), child_id, household_id, reason, who_am_i(), undo=undo))
 
@@ -302,7 +304,7 @@ def move_link(db: str | os.PathLike | None, action: str, child_id: str, househol
     from matcher.store.actor import current_actor
     from matcher.store.engine import store_url
     from matcher.store.links import transition
-    from matcher.store.register import who_am_i
+    from matcher.store.actor import who_am_i
 
     acting_for = acting_for or current_actor().acting_for
     return _freeze(transition(store_url(db), action, child_id, household_id, reason=reason, who=who_am_i(),
@@ -333,7 +335,7 @@ def record_proposal(db: str | os.PathLike | None, region: Region, proposal: Prop
     is; a closed one is re-opened."""
     from matcher.store.engine import store_url
     from matcher.store.links import record_proposed
-    from matcher.store.register import who_am_i
+    from matcher.store.actor import who_am_i
 
     if region.data_version is None:
         raise InputError(option_problem("record", None, "a proposal made from a store ({option:db})"))
@@ -704,7 +706,9 @@ def manifest_path(result: str | os.PathLike) -> Path:
 
 def region_files(folder: str | os.PathLike, fmt: str = "csv") -> tuple[Path, Path]:
     """Where a region's two files go in ``folder``."""
-    return Path(folder) / f"children.{fmt}", Path(folder) / f"households.{fmt}"
+    from matcher.files.write import region_files as paths
+
+    return paths(folder, fmt)
 
 
 def check_region_folder(folder: str | os.PathLike, *, replace: bool, made_by: str | None = None) -> None:
@@ -712,28 +716,11 @@ def check_region_folder(folder: str | os.PathLike, *, replace: bool, made_by: st
     holds a region (children or households, CSV or Parquet) and ``replace``
     (option ``force``) is not given. A region whose manifests say command
     ``made_by`` wrote it may be replaced (the demo replaces its own)."""
-    import json
+    from matcher.files.write import region_folder_problem
 
-    from matcher.files.write import manifest_path
-
-    folder_path = Path(folder)
-    if folder_path.exists() and not folder_path.is_dir():
-        raise InputError(option_problem("out", os.fspath(folder), "a folder; this is a file"))
-    if replace or not folder_path.is_dir():
-        return
-
-    def made_by_it(path: Path) -> bool:
-        try:
-            return json.loads(manifest_path(path).read_text(encoding="utf-8")).get("command") == made_by
-        except (OSError, ValueError, AttributeError):
-            return False
-
-    held = [p.name for fmt in ("csv", "parquet") for p in region_files(folder_path, fmt)
-            if p.exists() and not (made_by and made_by_it(p))]
-    if held:
-        raise InputError(option_problem("out", os.fspath(folder),
-                                        f"a folder that holds no region ({', '.join(held)} already there); give "
-                                        "{option:force} to replace it"))
+    expected = region_folder_problem(folder, replace=replace, made_by=made_by)
+    if expected is not None:
+        raise InputError(option_problem("out", os.fspath(folder), expected))
 
 
 def write_region(children: pl.DataFrame, households: pl.DataFrame, folder: str | os.PathLike,

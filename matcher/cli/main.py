@@ -133,6 +133,16 @@ def _data_source(children: str | None, households: str | None, db: str | None) -
     return store
 
 
+def _show(result, fmt: str, render) -> None:
+    """A query's answer: JSON for other programs, else ``render``ed to read."""
+    from matcher.cli.render import dumps
+
+    if fmt == "json":
+        click.echo(dumps(result))
+    else:
+        render(result)
+
+
 def _echo_warnings(warnings) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -227,7 +237,7 @@ def rank(children, households, db, as_of, child_id, household_id, top, fmt, weig
     household. When a child's unit has fewer than --top eligible
     households, households one hard rule away are listed apart, as not
     eligible (near misses)."""
-    from matcher.cli.render import dumps, print_rank
+    from matcher.cli.render import print_rank
 
     if (child_id is None) == (household_id is None):
         raise InputError(Problem("command line", None, "--child/--household", None,
@@ -237,10 +247,7 @@ def rank(children, households, db, as_of, child_id, household_id, top, fmt, weig
     result = api.rank(region, child_id=child_id, household_id=household_id, options=options)
     about = f"--child {child_id}" if child_id is not None else f"--household {household_id}"
     _audit_read(children, db, "rank", f"rank {about} --top {top}", child_id=child_id, household_id=household_id)
-    if fmt == "json":
-        click.echo(dumps(result))
-    else:
-        print_rank(result)
+    _show(result, fmt, print_rank)
 
 
 @cli.command("why-not")
@@ -253,17 +260,14 @@ def rank(children, households, db, as_of, child_id, household_id, top, fmt, weig
 def why_not_command(children, households, db, as_of, child_id, household_id, fmt, weights_file) -> None:
     """Every hard rule that excludes the pair, by number and name, or its
     score and reasons if none does."""
-    from matcher.cli.render import dumps, print_why_not
+    from matcher.cli.render import print_why_not
 
     weights = api.load_weights(weights_file)
     region = load_region(children, households, as_of, db)
     result = api.why_not(region, child_id, household_id, api.QueryOptions(weights=weights))
     _audit_read(children, db, "why-not", f"why-not --child {child_id} --household {household_id}",
                 child_id=child_id, household_id=household_id)
-    if fmt == "json":
-        click.echo(dumps(result))
-    else:
-        print_why_not(result)
+    _show(result, fmt, print_why_not)
 
 
 @cli.command("near-misses")
@@ -278,17 +282,14 @@ def near_misses_command(children, households, db, as_of, child_id, top, fmt, wei
     """Approved households that break exactly one hard rule for a child's
     unit, with the rule and by how much: not eligible, but a conversation
     to start."""
-    from matcher.cli.render import dumps, print_near_misses
+    from matcher.cli.render import print_near_misses
 
     options = api.QueryOptions(weights=api.load_weights(weights_file), top=top)
     region = load_region(children, households, as_of, db)
     result = api.near_misses(region, child_id, options)
     _audit_read(children, db, "near-misses", f"near-misses --child {child_id} --top {top}", child_id=child_id)
-    if fmt == "json":
-        click.echo(dumps(result))
-    else:
-        print_near_misses(result["results"], f"Near misses for unit {result['unit_id']} "
-                                             f"({', '.join(result['child_ids'])})")
+    _show(result, fmt, lambda r: print_near_misses(r["results"], f"Near misses for unit {r['unit_id']} "
+                                                                 f"({', '.join(r['child_ids'])})"))
 
 
 @cli.command()

@@ -372,3 +372,32 @@ def plan_output(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike 
     check_not_inputs({k: v for k, v in (("result", out), ("summary", paths.summary), ("manifest", paths.manifest))
                       if v is not None}, inputs, value, option)
     return paths
+
+
+def region_files(folder: str | os.PathLike, fmt: str = "csv") -> tuple[Path, Path]:
+    """Where a region's two files go in ``folder``."""
+    return Path(folder) / f"children.{fmt}", Path(folder) / f"households.{fmt}"
+
+
+def region_folder_problem(folder: str | os.PathLike, *, replace: bool, made_by: str | None = None) -> str | None:
+    """Why a region cannot be written into ``folder`` (it is a file, or it
+    holds a region, CSV or Parquet, that ``made_by`` did not write, and
+    ``replace`` is not given), or None."""
+    from matcher.files.manifest import read_manifest
+
+    folder_path = Path(folder)
+    if folder_path.exists() and not folder_path.is_dir():
+        return "a folder; this is a file"
+    if replace or not folder_path.is_dir():
+        return None
+
+    def made_by_it(path: Path) -> bool:
+        record = read_manifest(manifest_path(path))
+        return record is not None and record.get("command") == made_by
+
+    held = [p.name for fmt in ("csv", "parquet") for p in region_files(folder_path, fmt)
+            if p.exists() and not (made_by and made_by_it(p))]
+    if held:
+        return (f"a folder that holds no region ({', '.join(held)} already there); give {{option:force}} to "
+                "replace it")
+    return None

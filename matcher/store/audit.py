@@ -21,7 +21,7 @@ import os
 import sqlalchemy as sa
 
 from matcher.store import schema
-from matcher.store.actor import _ACTOR, Actor, acting, who_am_i  # noqa: F401 (the audit's vocabulary)
+from matcher.store.actor import _ACTOR, who_am_i
 
 APP_ROLE = os.environ.get("MATCHER_APP_ROLE", "matcher_app")
 """The PostgreSQL login role the application works as (``db init`` makes it)."""

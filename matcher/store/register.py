@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 from features.contract import BOOL, CODES, DATE, FLOAT, INT
 from matcher.errors import InputError, LookupInputError, option_problem
 from matcher.store import schema
-from matcher.store.audit import grant_app_role, read_audit, record_audit, who_am_i  # noqa: F401 (who_am_i: the API's)
+from matcher.store.audit import grant_app_role, read_audit, record_audit
 from matcher.store.engine import engine_for, shown
 
 DATA_VERSION = "data_version"
