@@ -149,7 +149,7 @@ def _store_regions():
 def query_store(db: str | os.PathLike | None) -> str | None:
     """The store a query command reads when given no files: ``db``, else
     ``MATCHER_DB``; None when neither is set."""
-    from matcher.store.engine import ENVIRONMENT
+    from matcher.store.direct import ENVIRONMENT
 
     if db is not None:
         return os.fspath(db)
@@ -166,8 +166,12 @@ def store_location(db: str | os.PathLike | None) -> str:
 def close_store(db: str | os.PathLike | None) -> None:
     """Close this process's connections to a store (before its file is
     removed or replaced, say)."""
+    from matcher.store import direct
     from matcher.store.engine import dispose, store_url
 
+    given = query_store(db)
+    if given is not None and direct.target(given) is not None:
+        direct.close(direct.target(given))
     dispose(store_url(db))
 
 
@@ -184,26 +188,52 @@ def region_from_store(db: str | os.PathLike | None, as_of: dt.date) -> Region:
     """A frozen region from the store's tables, validated and built exactly
     as files are (:func:`region_from_frames`), with the store's exclusions
     as excluded pairs. Regions are cached per store, data version and date
-    (:data:`STORE_REGIONS_KEPT`)."""
+    (:data:`STORE_REGIONS_KEPT`).
+
+    A store named by a file path or a ``postgresql://`` URL is read through
+    the driver (:mod:`matcher.store.direct`: a cold command need not load
+    SQLAlchemy); any other form, and any store that path cannot read as it
+    is (missing, not migrated, unreachable), through SQLAlchemy, which says
+    what is wrong."""
     from matcher.region import Exclusion
+    from matcher.store import direct
+
+    given = query_store(db)
+    cache = _store_regions()
+    if given is not None:
+        where = f"direct {given}"
+        read = direct.read_region(given, held=lambda version: cache.peek((where, version, as_of)) is not None)
+        if isinstance(read, int):
+            region = cache.peek((where, read, as_of))
+            if region is not None:
+                return region
+            read = direct.read_region(given)
+        if read is not None and not isinstance(read, int):
+            exclusions = [Exclusion(*e) for e in read.exclusions]
+            return _store_region(cache, (where, read.data_version, as_of), read, exclusions, as_of)
+
     from matcher.store.engine import store_url
     from matcher.store.register import read_region
-    from matcher.validation import tables_from_frames
 
     url = store_url(db)
     where = url.render_as_string(hide_password=False)
-    cache = _store_regions()
     read = read_region(url, held=lambda version: cache.peek((where, version, as_of)) is not None)
     if isinstance(read, int):
         region = cache.peek((where, read, as_of))
         if region is not None:
             return region
         read = read_region(url)
-    tables = tables_from_frames(read.children, read.households, as_of=as_of)
     exclusions = [Exclusion(e.child_id, e.household_id, e.reason, e.who, e.at) for e in read.exclusions]
+    return _store_region(cache, (where, read.data_version, as_of), read, exclusions, as_of)
+
+
+def _store_region(cache, key, read, exclusions, as_of: dt.date) -> Region:
+    from matcher.validation import tables_from_frames
+
+    tables = tables_from_frames(read.children, read.households, as_of=as_of)
     region = dataclasses.replace(region_from_tables(tables, as_of, exclusions), exploring=read.exploring,
                                  data_version=read.data_version)
-    return cache.get_or_make((where, read.data_version, as_of), lambda: region)
+    return cache.get_or_make(key, lambda: region)
 
 
 def store_provenance(db: str | os.PathLike | None) -> str:
@@ -367,7 +397,13 @@ def record_audit(session, action: str, what: str, child_id: str | None = None,
 def audit_read(db: str | os.PathLike | None, action: str, what: str, *, child_id: str | None = None,
                household_id: str | None = None) -> None:
     """Record in the store's audit that a child's record or ranking was read
-    (store mode): call it before showing the answer."""
+    (store mode): call it before showing the answer. Through the driver
+    where :mod:`matcher.store.direct` can, else through SQLAlchemy."""
+    from matcher.store import direct
+
+    given = query_store(db)
+    if given is not None and direct.audit(given, action, what, child_id, household_id):
+        return
     from matcher.store.engine import store_url
     from matcher.store.register import audit
 

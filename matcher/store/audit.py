@@ -22,9 +22,8 @@ import sqlalchemy as sa
 
 from matcher.store import schema
 from matcher.store.actor import _ACTOR, who_am_i
+from matcher.store.direct import APP_ROLE, use_app_role  # noqa: F401 - use_app_role is part of this module's story
 
-APP_ROLE = os.environ.get("MATCHER_APP_ROLE", "matcher_app")
-"""The PostgreSQL login role the application works as (``db init`` makes it)."""
 
 
 def record_audit(session: sa.Connection, action: str, what: str, child_id: str | None = None,
@@ -101,25 +100,3 @@ def grant_app_role(connection: sa.Connection) -> bool:
             f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {schema_name}.alembic_version FROM {role}"):
         connection.exec_driver_sql(statement)
     return True
-
-
-def use_app_role(dbapi_connection) -> None:
-    """On a new PostgreSQL connection: work as the application's role when
-    ``db init`` has made it and given it this store and the connected user
-    may (``SET ROLE``); otherwise as the connected user."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s",
-                       (APP_ROLE,))
-        member = cursor.fetchone()
-        if not member or not member[0]:
-            return
-        cursor.execute("SELECT to_regclass('audit_log') IS NOT NULL")
-        if not cursor.fetchone()[0]:
-            return
-        cursor.execute("SELECT has_table_privilege(%s, 'audit_log', 'INSERT')", (APP_ROLE,))
-        if cursor.fetchone()[0]:
-            cursor.execute("SET ROLE " + '"' + APP_ROLE.replace('"', '""') + '"')
-    finally:
-        cursor.close()
-    dbapi_connection.commit()

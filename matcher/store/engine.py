@@ -23,9 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from matcher.errors import InputError, option_problem
+from matcher.store.direct import ENVIRONMENT
 
-ENVIRONMENT = "MATCHER_DB"
-"""The environment variable naming the store when ``--db`` is not given."""
 
 STORE_FILE = "register.sqlite3"
 
@@ -98,7 +97,7 @@ _LOCK = threading.Lock()
 def _postgresql_engine(url: URL, admin: bool) -> sa.Engine:
     engine = sa.create_engine(url, pool_pre_ping=True)
     if not admin:
-        from matcher.store.audit import use_app_role
+        from matcher.store.direct import use_app_role
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):

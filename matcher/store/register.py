@@ -25,10 +25,11 @@ from features.contract import BOOL, CODES, DATE, FLOAT, INT
 from matcher.errors import InputError, LookupInputError, option_problem
 from matcher.store import schema
 from matcher.store.audit import grant_app_role, read_audit, record_audit
+from matcher.store.direct import polars_types
 from matcher.store.engine import engine_for, shown
 
 DATA_VERSION = "data_version"
-POLARS_TYPES = {INT: pl.Int64, FLOAT: pl.Float64, DATE: pl.Date, BOOL: pl.Boolean, CODES: pl.List(pl.String)}
+POLARS_TYPES = polars_types()
 
 
 

@@ -24,9 +24,7 @@ import sqlalchemy as sa
 
 from features.contract import BOOL, CHILDREN, CODE, CODES, DATE, FLOAT, HOUSEHOLDS, INT, STR, Table
 
-SCHEMA_REVISION = "0002_audit"
-"""The newest migration; a store at another revision must be migrated
-(``matcher db init``) before use."""
+from matcher.store.direct import SCHEMA_REVISION  # the newest migration (kept where no SQLAlchemy is loaded)
 
 SQL_TYPES = {STR: sa.String, CODE: sa.String, INT: sa.Integer, FLOAT: sa.Double, DATE: sa.Date, BOOL: sa.Boolean,
              CODES: sa.JSON}
