@@ -20,7 +20,6 @@ The constants every layer needs without loading the store live here too.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -118,26 +117,33 @@ def _open(where: Target):
 
 
 def _connection(where: Target):
-    """An SQLite connection of its own for each transaction (cheap, and it
-    never outlives a file replaced by a restore); this thread's open
-    connection to a PostgreSQL store (opened on first use)."""
-    if where.backend == "sqlite":
-        return _open(where)
+    """This thread's open connection to ``where`` (opened on first use; an
+    SQLite connection is opened again when its file was replaced, by a
+    restore say, so it never reads a file that is gone)."""
     held = getattr(_LOCAL, "connections", None)
     if held is None:
         held = _LOCAL.connections = {}
-    connection = held.get(where)
-    if connection is None or getattr(connection, "closed", False):
+    identity = None
+    if where.backend == "sqlite":
+        try:
+            status = os.stat(where.address)
+        except OSError:
+            _forget(where)
+            return None
+        identity = (status.st_dev, status.st_ino, status.st_ctime_ns)
+    connection, opened_on = held.get(where, (None, None))
+    if connection is None or opened_on != identity or getattr(connection, "closed", False):
+        _forget(where)
         connection = _open(where)
         if connection is None:
             return None
-        held[where] = connection
+        held[where] = (connection, identity)
     return connection
 
 
 def _forget(where: Target) -> None:
     held = getattr(_LOCAL, "connections", {})
-    connection = held.pop(where, None)
+    connection, _ = held.pop(where, (None, None))
     if connection is not None:
         try:
             connection.close()
@@ -169,16 +175,15 @@ def _transaction(where: Target, write: bool, work):
         return None
     try:
         if where.backend == "sqlite":
-            with contextlib.closing(connection):
-                cursor = connection.cursor()
-                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    result = work(cursor)
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-                cursor.execute("COMMIT")
-                return result
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = work(cursor)
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+            return result
         import psycopg
 
         connection.isolation_level = (psycopg.IsolationLevel.READ_COMMITTED if write
