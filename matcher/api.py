@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 from features.contract import EARLIEST_DATE
 from matcher.frozen import FrozenDict
-from matcher.errors import OPTIONS, InputError, LookupInputError, Problem, SolverTimeout, name_options, option_problem
+from matcher.errors import OPTIONS, InputError, LoginRefused, LookupInputError, Problem, SolverTimeout, name_options, option_problem
 from matcher.options import NUMBERS, ProposalOptions, QueryOptions, RegionRequest, iso_date, number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,6 +77,8 @@ __all__ = [
     "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
     "weights_sha256", "why_not", "write_proposal", "write_region", "write_scores",
+    "add_user", "set_user_disabled", "web_login", "web_session", "web_logout", "child_record", "household_record",
+    "LoginRefused", "csrf_matches",
 ]
 
 
@@ -91,6 +93,81 @@ def _freeze(value):
     if type(value) is list:
         return tuple([_freeze(v) if type(v) in _CONTAINERS else v for v in value])
     return value
+
+
+# --- web accounts and records ---------------------------------------------------------------------------------
+
+def add_user(db: str | os.PathLike | None, username: str, role: str, agency_id: str | None, password: str):
+    """Add a web account (argon2 hash of ``password``; roles
+    ``family_finder``, ``agency_manager``, ``admin``), audited."""
+    from matcher.store.accounts import add_user as add
+    from matcher.store.engine import store_url
+
+    return add(store_url(db), username, role, agency_id, password)
+
+
+def set_user_disabled(db: str | os.PathLike | None, username: str, disabled: bool) -> None:
+    """Disable an account (its sessions end at once) or enable it again."""
+    from matcher.store.accounts import set_disabled
+    from matcher.store.engine import store_url
+
+    set_disabled(store_url(db), username, disabled)
+
+
+def web_login(db: str | os.PathLike | None, username: str, password: str):
+    """Open a web session (:class:`matcher.store.accounts.Session`) or raise
+    :class:`matcher.store.accounts.LoginRefused`."""
+    from matcher.store.accounts import login
+    from matcher.store.engine import store_url
+
+    return login(store_url(db), username, password)
+
+
+def web_session(db: str | os.PathLike | None, token: str | None):
+    """The account and CSRF token of a live session, or None."""
+    from matcher.store.accounts import session_account
+    from matcher.store.engine import store_url
+
+    return session_account(store_url(db), token)
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    """Whether a request's CSRF token is the session's (constant time)."""
+    import hmac
+
+    return given is not None and hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+def web_logout(db: str | os.PathLike | None, token: str) -> None:
+    """End a web session."""
+    from matcher.store.accounts import logout
+    from matcher.store.engine import store_url
+
+    logout(store_url(db), token)
+
+
+def _record(frame, id_column: str, row_id: str, what: str) -> FrozenDict:
+    from features.contract import CHILDREN, HOUSEHOLDS
+
+    table = CHILDREN if id_column == "child_id" else HOUSEHOLDS
+    rows = frame.filter(frame[id_column] == row_id)
+    if rows.height == 0:
+        raise LookupInputError(f"no {what} {row_id!r} in the region")
+    row = rows.select(table.names).row(0, named=True)
+    return _freeze({name: (value.isoformat() if isinstance(value, dt.date) else
+                           list(value) if isinstance(value, (list, tuple)) else value)
+                    for name, value in row.items()})
+
+
+def child_record(region: Region, child_id: str) -> FrozenDict:
+    """A child's row in the contract's fields (dates as ISO text, lists of
+    codes as lists, defaults filled in)."""
+    return _record(region.children, "child_id", child_id, "child_id")
+
+
+def household_record(region: Region, household_id: str) -> FrozenDict:
+    """A household's row in the contract's fields."""
+    return _record(region.households, "household_id", household_id, "household_id")
 
 
 # --- sources of a region ------------------------------------------------------------------------------------------

@@ -151,3 +151,13 @@ class SolverTimeout(RuntimeError):
     def __init__(self, template: str):
         self.template = template
         super().__init__(name_options(template))
+
+
+class LoginRefused(Exception):
+    """A web login that did not succeed; ``locked`` when the account's
+    limit of failed logins is reached (no password was checked then)."""
+
+    def __init__(self, message: str, *, locked: bool = False, retry_after_s: int = 0):
+        super().__init__(message)
+        self.locked = locked
+        self.retry_after_s = retry_after_s

@@ -642,6 +642,74 @@ def validate_proposal(links: str) -> None:
     click.echo(f"{links}: its summary and manifest describe it")
 
 
+@cli.group("user")
+def user_group() -> None:
+    """Accounts of the web pages (`matcher serve`): add, disable, enable."""
+
+
+def _read_password() -> str:
+    """The new password: typed twice at a terminal, else one line of
+    standard input (never a command-line argument, which other users of
+    the machine can see)."""
+    if sys.stdin.isatty():
+        return click.prompt("password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+@user_group.command("add")
+@click.option("--username", "username", required=True, metavar="NAME", help="The login name.")
+@click.option("--role", "role", required=True, type=click.Choice(["family_finder", "agency_manager", "admin"]),
+              help="What the account may do.")
+@click.option("--agency", "agency_id", default=None, metavar="ID",
+              help="The agency the account acts for (needed for every role but admin).")
+@db_option
+def user_add(username: str, role: str, agency_id: str | None, db: str | None) -> None:
+    """Add a web account; the password is read from standard input."""
+    added = api.add_user(db, username, role, agency_id, _read_password())
+    click.echo(f"added user {added.username} ({added.role}, agency {added.agency_id or 'none'}) to "
+               f"{api.store_location(db)}")
+
+
+@user_group.command("disable")
+@click.option("--username", "username", required=True, metavar="NAME", help="The account to disable.")
+@db_option
+def user_disable(username: str, db: str | None) -> None:
+    """Disable an account: its sessions end at once."""
+    api.set_user_disabled(db, username, True)
+    click.echo(f"disabled {username}; its sessions have ended")
+
+
+@user_group.command("enable")
+@click.option("--username", "username", required=True, metavar="NAME", help="The account to enable again.")
+@db_option
+def user_enable(username: str, db: str | None) -> None:
+    """Enable a disabled account again."""
+    api.set_user_disabled(db, username, False)
+    click.echo(f"enabled {username}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default="8000", show_default=True, metavar="PORT", help="Port to listen on (1-65535).")
+@db_option
+def serve(host: str, port: str, db: str | None) -> None:
+    """Serve the JSON API (OpenAPI at /openapi.json) over the register."""
+    import uvicorn
+
+    from matcher.web.app import create_app
+
+    try:
+        number = int(port)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise InputError(Problem("command line", None, "--port", port, "a port number from 1 to 65535"))
+    api.store_provenance(db)  # a store that is not there or not initialised is refused before serving
+    click.echo(f"serving {api.store_location(db)} on http://{host}:{number} (OpenAPI at /openapi.json)", err=True)
+    uvicorn.run(create_app(db), host=host, port=number, log_level="warning")
+
+
 @cli.command("weights")
 @click.option("--weights", "weights_file", default=None, metavar="FILE", help="Show these weights instead.")
 def weights_command(weights_file) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 ENVIRONMENT = "MATCHER_DB"
 """The environment variable naming the store when ``--db`` is not given."""
 
-SCHEMA_REVISION = "0002_audit"
+SCHEMA_REVISION = "0003_accounts"
 """The newest migration; a store at another revision must be migrated
 (``matcher db init``) before use."""
 

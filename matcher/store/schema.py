@@ -130,3 +130,29 @@ status_holds = sa.Table(
     sa.Column("status", sa.String, nullable=False),
     sa.Column("before_status", sa.String, nullable=False),  # restored when the link is declined or closed
 )
+
+# --- web accounts and sessions (revision 0003) ----------------------------------------------------------------
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String, nullable=False, unique=True),
+    sa.Column("password_hash", sa.String, nullable=False),  # argon2id, never the password
+    sa.Column("role", sa.String, nullable=False),  # family_finder, agency_manager, admin
+    sa.Column("agency_id", sa.String, nullable=True),  # the agency the account acts for
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("must_change_password", sa.Boolean, nullable=False),  # after an admin's reset
+    sa.Column("failed_logins", sa.Integer, nullable=False),  # since first_failure_at (the login limit)
+    sa.Column("first_failure_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("token_sha256", sa.String, primary_key=True),  # the cookie's token is never stored
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf_token", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_web_sessions_user_id", "user_id"),
+)

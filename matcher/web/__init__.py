@@ -1,0 +1,1 @@
+"""The web front end: ``matcher serve`` (FastAPI over the domain API)."""
