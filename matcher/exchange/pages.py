@@ -72,8 +72,8 @@ def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     return Environment(loader=PackageLoader("matcher.exchange", "templates"),
-                       autoescape=select_autoescape(["html"], default=True), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
+                       autoescape=select_autoescape(["html"], default=True), undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def _band(months: int) -> str:
