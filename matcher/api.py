@@ -864,5 +864,17 @@ def exchange_provenance(*, event: str | os.PathLike, lock: str | os.PathLike | N
     return dataclasses.replace(made, inputs=made.inputs + extra)
 
 
+def write_exchange_event(event: dict, path: str | os.PathLike) -> Path:
+    """Write an event (the contract's JSON) to ``path`` atomically."""
+    import json
+
+    from matcher.files.write import FileSet
+
+    with FileSet() as files:
+        files.stage_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n", path)
+        files.commit()
+    return Path(path)
+
+
 __all__ += ["EXCHANGE_FILES", "check_exchange_output", "exchange_day", "exchange_day_summary", "exchange_provenance",
-            "read_exchange_event", "write_exchange_day"]
+            "read_exchange_event", "write_exchange_day", "write_exchange_event"]
