@@ -70,8 +70,9 @@ class _Problems:
         self.found: list[Problem] = []
 
     def add(self, entry: str, value, expected: str, code: str = "invalid") -> None:
-        shown = None if value is _MISSING else json.dumps(value, ensure_ascii=False)[:200]
-        self.found.append(Problem(self.source, None, entry, shown, expected, kind="entry", code=code))
+        shown = None if value is _MISSING else value if isinstance(value, str) else \
+            json.dumps(value, ensure_ascii=False)[:200]
+        self.found.append(Problem(self.source, None, entry or None, shown, expected, kind="entry", code=code))
 
 
 _MISSING = object()
@@ -118,7 +119,7 @@ def _whole(problems: _Problems, entry: str, value, low: int, high: int) -> int |
         problems.add(entry, value, f"a whole number from {low} to {high} (the key is missing)")
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(entry, value, f"a whole number from {low} to {high}")
+        problems.add(entry, value, f"a whole number from {low} to {high}, not {json_type(value)}")
         return None
     if not low <= value <= high:
         problems.add(entry, value, f"a whole number from {low} to {high}")
@@ -126,10 +127,23 @@ def _whole(problems: _Problems, entry: str, value, low: int, high: int) -> int |
     return value
 
 
+def json_type(value) -> str:
+    """What a JSON value is, in words ("text", "true or false", "a list")."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, float):
+        return "a number with a fraction" if not value.is_integer() else "a number written with a decimal point"
+    if value is None:
+        return "null"
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
 def id_problem(value) -> str | None:
     """Why ``value`` is no usable id (CONTRACT.md's id rules), or None."""
     if not isinstance(value, str):
-        return "an id as a JSON string"
+        return f"an id as JSON text, not {json_type(value)}"
     if not value.strip():
         return "a non-empty id"
     if len(value) > ID_MAX_CHARS:
@@ -145,14 +159,15 @@ def _list(problems: _Problems, entry: str, value, required: bool = True) -> list
     if value is _MISSING and not required:
         return []
     if not isinstance(value, list):
-        problems.add(entry, value, "a JSON list" + (" (the key is missing)" if value is _MISSING else ""))
+        problems.add(entry, value, "a JSON list" + (" (the key is missing)" if value is _MISSING else
+                                                    f", not {json_type(value)}"))
         return []
     return value
 
 
 def _object(problems: _Problems, entry: str, value, keys: tuple[str, ...]) -> dict | None:
     if not isinstance(value, dict):
-        problems.add(entry, value, f"a JSON object with {', '.join(keys)}")
+        problems.add(entry, value, f"a JSON object with {', '.join(keys)}, not {json_type(value)}")
         return None
     for key in value:
         if key not in keys:
