@@ -426,3 +426,15 @@ def test_store_mode_reads_the_register(files, run_cli, tmp_path, monkeypatch):
     assert status == 0, err
     assert run_day(run_cli, files, tmp_path / "via-files")[0] == 0
     assert (tmp_path / "via-db" / "schedule.csv").read_bytes() == (tmp_path / "via-files" / "schedule.csv").read_bytes()
+
+
+def test_the_page_templates_ship_with_the_package():
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    templates = root / "matcher" / "exchange" / "templates"
+    shipped = [p for p in templates.iterdir() if any(fnmatch.fnmatch(f"templates/{p.name}", g)
+                                                     for g in data["matcher.exchange"])]
+    assert sorted(shipped) == sorted(templates.iterdir()) and shipped
