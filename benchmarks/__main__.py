@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose")
+# Issue 11: exchange days.
+MODULES += ("benchmarks.bench_exchange",)
 
 
 def main() -> int:

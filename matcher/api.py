@@ -883,3 +883,111 @@ def money(amount: int) -> str:
     from matcher.scoring.explain import money as pounds
 
     return pounds(amount)
+
+
+# --- exchange days --------------------------------------------------------------------------------------------------
+#
+# An exchange day's event file names featured units (by table), attending
+# households, slots and requests (CONTRACT.md, "exchange-day event"); the
+# schedule is chosen by CP-SAT (solvers/exchange.py) and written with a page
+# per household and per table (matcher/exchange/).
+
+EXCHANGE_FILES = ("schedule.csv", "units.csv", "summary.txt", "schedule.manifest.json")
+"""The files an exchange day writes into its folder, beside ``households/``
+and ``tables/`` (one page each)."""
+
+
+def read_exchange_event(path: str | os.PathLike, region: Region):
+    """Read an event file and check it against ``region``: an
+    :class:`InputError` naming the file and each bad entry
+    (``tables[3].capacity``) otherwise."""
+    from matcher.exchange.event import read_event
+
+    return read_event(path, region)
+
+
+def exchange_day(region: Region, event, *, weights: Weights | None = None, absent=(),
+                 lock: str | os.PathLike | None = None, time_limit_s=60, seed=0):
+    """Plan an exchange day (see :func:`matcher.exchange.plan_exchange_day`):
+    ``absent`` households removed, ``lock`` (a schedule CSV) kept in its
+    slots. Bad input (an unknown absent household, a locked row that cannot
+    be kept) raises :class:`InputError`; a solver that found no schedule in
+    time raises :class:`SolverTimeout`."""
+    from matcher.exchange.plan import plan_exchange_day
+    from matcher.scoring.weights import Weights as DefaultWeights
+    from solvers import SolverConfig
+
+    config = SolverConfig(time_limit_s=float(number("time_limit_s", time_limit_s)), workers=1,
+                          seed=int(number("solver_seed", seed)))
+    return plan_exchange_day(region, event, weights=weights or DefaultWeights(), absent=tuple(absent), lock=lock,
+                             config=config)
+
+
+def exchange_day_summary(day) -> list[str]:
+    """The day in a few lines: meetings, units reached and short (and why),
+    requests met and unmet, solver status, objective, bound and gap."""
+    from matcher.exchange.pages import summary_lines
+
+    return summary_lines(day)
+
+
+def check_exchange_output(out: str | os.PathLike, inputs: dict[str, str | os.PathLike | None]) -> Path:
+    """``out`` as a folder the day's files can go to, none of them one of
+    the ``inputs`` (role -> path); an :class:`InputError` (option ``out``)
+    otherwise. Checked before any work."""
+    from matcher.files.write import check_not_inputs
+
+    folder = check_output_folder(out)
+    fixed = {name: folder / name for name in EXCHANGE_FILES}
+    check_not_inputs(fixed, inputs, os.fspath(out))
+    for name, path in fixed.items():
+        if path.is_dir():
+            raise InputError(option_problem("out", os.fspath(out), f"a folder where {name} can be written; "
+                                                                  "it is a folder"))
+    return folder
+
+
+def write_exchange_day(region: Region, day, out: str | os.PathLike, made: Provenance,
+                       inputs: dict[str, str | os.PathLike | None], weights: Weights | None = None) -> dict:
+    """Write the schedule, the meetings per unit, the summary, a page per
+    attending household and per table, and the manifest into ``out``, all
+    or nothing (the folder is made if needed); returns the paths by role."""
+    from matcher.exchange.pages import write_exchange_day as write
+    from matcher.scoring.weights import Weights as DefaultWeights
+
+    folder = check_exchange_output(out, inputs)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise InputError(option_problem("out", os.fspath(out), f"a folder that can be made ({exc.strerror})")) \
+            from None
+    return write(region, day, weights or DefaultWeights(), folder, made,
+                 {k: v for k, v in inputs.items() if v is not None})
+
+
+def exchange_provenance(*, event: str | os.PathLike, lock: str | os.PathLike | None = None,
+                        children: str | os.PathLike | None = None, households: str | os.PathLike | None = None,
+                        as_of: dt.date | None = None, options: dict | None = None, weights: Weights | None = None,
+                        store: str | None = None) -> Provenance:
+    """How an exchange day's files are made: the region files (or store),
+    the event and lock files, the date, the options and the weights."""
+    made = provenance("exchange-day", children=children, households=households, as_of=as_of, options=options or {},
+                      weights=weights, store=store)
+    extra = tuple((role, os.fspath(path)) for role, path in (("event", event), ("lock", lock)) if path is not None)
+    return dataclasses.replace(made, inputs=made.inputs + extra)
+
+
+def write_exchange_event(event: dict, path: str | os.PathLike) -> Path:
+    """Write an event (the contract's JSON) to ``path`` atomically."""
+    import json
+
+    from matcher.files.write import FileSet
+
+    with FileSet() as files:
+        files.stage_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n", path)
+        files.commit()
+    return Path(path)
+
+
+__all__ += ["EXCHANGE_FILES", "check_exchange_output", "exchange_day", "exchange_day_summary", "exchange_provenance",
+            "read_exchange_event", "write_exchange_day", "write_exchange_event"]

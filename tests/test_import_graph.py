@@ -22,7 +22,7 @@ LAYERS = (
     ("matcher.region", "matcher.summary", "matcher.generate"),
     ("matcher.scoring",),
     ("matcher.options",),
-    ("matcher.proposals",),
+    ("matcher.proposals", "matcher.exchange"),
     ("matcher.store",),
     ("matcher.api",),
     FRONT_ENDS,

@@ -78,6 +78,7 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
     if len(lines) > len(shown):
         click.echo(f"... ({len(lines) - len(shown)} more lines in {summary_path})")
     register = _register_tour(out, children_path, households_path, as_of, proposal)
+    _exchange_day_tour(out, region, files, proposal)
 
     click.echo("")
     click.echo("Files (each result with its manifest: how it was made):")
@@ -121,3 +122,54 @@ def _register_tour(out: str, children: str, households: str, as_of: dt.date, pro
     click.echo(f"  matcher link show {store} --child {child} --household {household}")
     click.echo(link_lines(api.show_link(db, child, household)))
     return db
+
+
+# The demo's exchange day: units on tables, households, slots (README, "Exchange days").
+EXCHANGE_UNITS, EXCHANGE_TABLES, EXCHANGE_HOUSEHOLDS, EXCHANGE_SLOTS = 12, 6, 24, 4
+
+
+def _exchange_day_tour(out: str, region, files: str, proposal) -> None:
+    """Plan an exchange day for the demo region: the first units of the
+    proposal (by id), two a table, the households ranked best for them, two
+    requests; write the event, the schedule and the pages, say where."""
+    units = sorted(proposal.links["unit_id"].to_list())[:EXCHANGE_UNITS]
+    if len(units) < EXCHANGE_TABLES:
+        return
+    ranked = [api.rank(region, child_id=region.units.filter(pl.col("unit_id") == unit_id)["child_ids"][0][0],
+                       options=api.QueryOptions(top=4))["results"] for unit_id in units]
+    # Round by round, each unit's next best household, so every unit brings some.
+    households: list[str] = []
+    for k in range(4):
+        for results in ranked:
+            if k < len(results) and results[k]["household_id"] not in households:
+                households.append(results[k]["household_id"])
+    households = sorted(households[:EXCHANGE_HOUSEHOLDS])
+    tables = [{"table_id": f"T{t + 1}", "capacity": 2, "unit_ids": units[t::EXCHANGE_TABLES]}
+              for t in range(EXCHANGE_TABLES)]
+    event = {"slots": EXCHANGE_SLOTS, "max_meetings": 3, "min_meetings": 2, "tables": tables,
+             "household_ids": households,
+             "requests": [{"household_id": households[0], "table_id": "T6"},
+                          {"household_id": households[1], "table_id": "T3"}]}
+    event_path = os.path.join(out, "exchange-event.json")
+    folder = os.path.join(out, "exchange-day")
+    api.write_exchange_event(event, event_path)
+    click.echo("")
+    click.echo(f"Exchange day ({len(units)} units on {len(tables)} tables, {len(households)} households, "
+               f"{EXCHANGE_SLOTS} slots, 2 requests):")
+    click.echo(f"  matcher exchange-day --event {shlex.quote(event_path)} --out {shlex.quote(folder)} {files}")
+    day = api.exchange_day(region, api.read_exchange_event(event_path, region))
+    made = api.exchange_provenance(event=event_path, children=_region_paths(out)[0], households=_region_paths(out)[1],
+                                   as_of=region.as_of, options={"absent": [], "time_limit_s": 60.0, "seed": 0,
+                                                                "workers": 1}, weights=api.QueryOptions().weights)
+    inputs = {"children": _region_paths(out)[0], "households": _region_paths(out)[1], "event": event_path}
+    api.write_exchange_day(region, day, folder, made, inputs)
+    for line in api.exchange_day_summary(day):
+        click.echo(f"  {line}")
+    click.echo(f"  schedule: {os.path.abspath(os.path.join(folder, 'schedule.csv'))}")
+    click.echo(f"  pages: {os.path.abspath(os.path.join(folder, 'households'))}/ (one per household), "
+               f"{os.path.abspath(os.path.join(folder, 'tables'))}/ (one per table)")
+
+
+def _region_paths(out: str) -> tuple[str, str]:
+    """The demo region's two files in ``out``."""
+    return tuple(str(p) for p in api.region_files(out, "csv"))

@@ -739,6 +739,56 @@ def demo(out: str, seed: str, as_of: str, force: bool) -> None:
     run_demo(out, seed, day)
 
 
+# --- exchange days ------------------------------------------------------------------------------------------------
+
+FLAGS.update({"event": "--event", "lock": "--lock", "absent": "--absent"})
+
+
+@cli.command("exchange-day")
+@data_options
+@click.option("--event", "event", required=True, metavar="FILE",
+              help="The event (JSON, CONTRACT.md \"exchange-day event\"): tables with their units and capacity, "
+                   "households, slots, meeting limits, requests.")
+@click.option("--out", "out", required=True, metavar="DIR",
+              help="Folder for the schedule, the meetings per unit, the summary and the pages (made if needed).")
+@click.option("--lock", "lock", default=None, metavar="FILE",
+              help="A schedule CSV (the output's own columns) whose meetings are kept in their slots.")
+@click.option("--absent", "absent", default=None, metavar="H1,H2",
+              help="Households that did not come (comma-separated): left out, their locked meetings dropped.")
+@click.option("--time-limit", default="60", show_default=True, metavar="SECONDS",
+              help=f"CP-SAT time limit for each of its two stages ({allowed('time_limit_s')}).")
+@click.option("--seed", default="0", show_default=True, metavar="N",
+              help=f"CP-SAT random seed ({allowed('solver_seed')}); the same seed gives the same schedule.")
+@weights_option
+def exchange_day_command(children, households, db, as_of, event, out, lock, absent, time_limit, seed,
+                         weights_file) -> None:
+    """Plan an exchange day: who meets which child's social workers, in
+    which slot (CP-SAT), with a printable page per household and per table.
+    With --lock and --absent, re-plan on the day, keeping what was held or
+    promised."""
+    inputs = {"children": children, "households": households, "event": event, "lock": lock, "weights": weights_file}
+    api.check_exchange_output(out, inputs)
+    api.number("time_limit_s", time_limit)
+    api.number("solver_seed", seed)
+    weights = api.load_weights(weights_file)
+    region = load_region(children, households, as_of, db)
+    planned = api.read_exchange_event(event, region)
+    away = [h.strip() for h in absent.split(",") if h.strip()] if absent else []
+    day = api.exchange_day(region, planned, weights=weights, absent=away, lock=lock, time_limit_s=time_limit,
+                           seed=seed)
+    _audit_read(children, db, "exchange-day", f"exchange-day {event} to {out}")
+    options = {"absent": list(day.absent), "time_limit_s": float(time_limit), "seed": int(seed), "workers": 1}
+    made = api.exchange_provenance(event=event, lock=lock, children=children, households=households,
+                                   as_of=region.as_of, options=options, weights=weights,
+                                   store=_store_record(children, db))
+    api.write_exchange_day(region, day, out, made, inputs, weights)
+    for line in api.exchange_day_summary(day):
+        click.echo(line)
+    click.echo(f"solver time {day.wall_time_s:.2f} s", err=True)
+    click.echo(f"wrote the schedule, units.csv, summary.txt, {len(planned.household_ids) - len(day.absent)} household "
+               f"pages and {len(planned.tables)} table pages to {out}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit statuses."""
     try:
