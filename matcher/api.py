@@ -865,3 +865,15 @@ def screenshot_report(page: str | os.PathLike, png: str | os.PathLike) -> Path:
     from matcher.reports.screenshot import screenshot
 
     return screenshot(page, png)
+
+
+def parse_budgets(values) -> dict[str, int]:
+    """``AGENCY=AMOUNT`` texts (``--budget`` flags) as agency -> whole
+    pounds; an input error (option ``budgets``) for a bad one or an agency
+    given twice."""
+    from matcher.options import parse_budgets as parse
+
+    return parse(values)
+
+
+__all__ += ["parse_budgets"]
