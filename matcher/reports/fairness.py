@@ -193,7 +193,9 @@ def counterfactual(region: Region, ranked: Rankings, weights: Weights, seed: int
     stats: dict[str, list] = {code: [] for code in ETHNICITY_CODES}
     if plan:
         changed = region.unit_encoder.encode(pl.concat(frames))  # unit ids are plan positions, in order
-        before = eligible(region.unit_arrays, np.array([r for r, _ in plan]), region.tables)
+        # Rows once each: the rule masks take distinct unit rows (rule 6 places each row once).
+        distinct, back = np.unique(np.array([r for r, _ in plan]), return_inverse=True)
+        before = eligible(region.unit_arrays, distinct, region.tables)[back]
         after = eligible(changed, np.arange(len(plan)), region.tables)
         moved = (before != after).sum(axis=1)
         order = np.argsort(pairs.units, kind="stable")
