@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose")
+MODULES += ("benchmarks.bench_report",)  # issue 11
 
 
 def main() -> int:

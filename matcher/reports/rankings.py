@@ -39,9 +39,11 @@ class Rankings:
         pairs = self.pairs
         if not len(pairs.units):
             return np.empty(0, np.int64)
-        # Ties go by household id text, as rank orders them (rows need not follow id order).
-        ids = self.household_ids[pairs.households]
-        order = np.lexsort((ids, -pairs.score, pairs.units))
+        # Ties go by household id text, as rank orders them (rows need not follow id order): each
+        # household's place in id order, so the sort compares integers, not strings.
+        id_order = np.empty(len(self.household_ids), dtype=np.int64)
+        id_order[np.argsort(self.household_ids, kind="stable")] = np.arange(len(self.household_ids))
+        order = np.lexsort((id_order[pairs.households], -pairs.score, pairs.units))
         units = pairs.units[order]
         starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
         place = np.arange(len(units)) - np.repeat(starts, np.diff(np.r_[starts, len(units)]))
