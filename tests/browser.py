@@ -22,14 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from matcher.reports.screenshot import chromium_path, missing_browser
+from matcher.reports.screenshot import chromium_path, missing_browser  # noqa: F401  (missing_browser: for tests)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the session."""
+    """One headless Chromium for a test module (Playwright's sync API runs
+    one instance per thread: a module that starts its own, such as the
+    screenshot tests, must not overlap; module scope closes this one at the
+    module's end)."""
     problem = missing_browser()
     if problem is not None:
         pytest.fail(f"browser tests need Chromium and Playwright: {problem}", pytrace=False)

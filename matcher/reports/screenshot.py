@@ -53,15 +53,7 @@ def screenshot(page: str | os.PathLike, png: str | os.PathLike, width: int = 128
         finally:
             browser.close()
     with FileSet() as files:
-        _stage(files, picture, out)
+        files.stage_bytes(picture, out)
         files.commit()
     return out
 
-
-def _stage(files, data: bytes, path: Path) -> None:
-    """Stage bytes in a :class:`~matcher.files.write.FileSet` (it stages
-    text and tables; a picture is bytes)."""
-    tmp = files._temporary(path)
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    files._finish(tmp)

@@ -61,3 +61,4 @@ def test_the_checks_catch_a_page_that_leaks_or_errs(browser, tmp_path):
     seen = visit(browser, erring)
     with pytest.raises(AssertionError):
         assert_self_contained(seen)
+
