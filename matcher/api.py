@@ -824,14 +824,17 @@ def plan_report(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike 
 
 
 def report_data(region: Region, options: QueryOptions = QueryOptions(), *, data: str, proposal=None,
-                budgets: dict[str, int] | None = None, seed: int = 0):
+                budgets: dict[str, int] | None = None, seed: int = 0,
+                weights_file: str | os.PathLike | None = None):
     """Every figure of the pool report (frozen), from ``region`` with the
-    options' weights; ``data`` says where the region came from, ``proposal``
-    is what :func:`proposal_from_file` or :func:`latest_proposal` gave."""
+    options' weights (read from ``weights_file``, if given: the report names
+    it); ``data`` says where the region came from, ``proposal`` is what
+    :func:`proposal_from_file` or :func:`latest_proposal` gave."""
     from matcher.files.manifest import matcher_version
     from matcher.reports.report import Provenance, report_data as compute
 
-    made = Provenance(region.as_of.isoformat(), data, weights_sha256(options.weights),
+    name = "the defaults" if weights_file is None else os.fspath(weights_file)
+    made = Provenance(region.as_of.isoformat(), data, name, weights_sha256(options.weights),
                       describe_weights(options.weights), matcher_version(),
                       None if proposal is None else proposal.source)
     return compute(region, options.weights, made, proposal, budgets, seed=seed, workers=options.workers)

@@ -739,7 +739,8 @@ def report_command(children, households, db, as_of, out, proposal, budgets, budg
     else:
         links = None if store is None else api.latest_proposal(store, region)
     data = (f"{children} and {households}" if store is None else api.store_provenance(store))
-    report = api.report_data(region, options, data=data, proposal=links, budgets=given, seed=seed)
+    report = api.report_data(region, options, data=data, proposal=links, budgets=given, seed=seed,
+                             weights_file=weights_file)
     _audit_read(children, db, "report", f"pool report to {out}")
     api.write_report(report, path)
     click.echo(f"wrote the report to {path}")

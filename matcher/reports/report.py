@@ -23,6 +23,7 @@ class Provenance:
 
     as_of: str
     data: str  # the files, or the store
+    weights_name: str  # the weights file, or "the defaults"
     weights_sha256: str
     weights_text: str  # the weights as TOML with a sentence each
     version: str

@@ -147,3 +147,18 @@ def test_store_mode_reports_the_latest_recorded_proposal(run_cli, region, tmp_pa
     assert section(html) == section(file_html)
     audit = run_cli("audit-log", "--db", db)[1]
     assert "report" in audit
+
+
+def test_the_report_names_its_weights_file_and_their_hash(run_cli, region, tmp_path):
+    from matcher import api
+
+    folder, files = region
+    weights = tmp_path / "weights.toml"
+    weights.write_text(api.describe_weights(api.load_weights(None)).replace("heritage = 12", "heritage = 14"),
+                       encoding="utf-8")
+    loaded = api.load_weights(str(weights))
+    assert api.weights_sha256(loaded) != api.weights_sha256(api.load_weights(None))
+    status, _, err = run_cli("report", "--out", tmp_path / "r.html", "--weights", weights, *files)
+    assert status == 0, err
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert f"{weights}, SHA-256 <code>{api.weights_sha256(loaded)}</code>" in html
