@@ -27,3 +27,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Browser tests and the demo's report screenshot drive Debian's Chromium through
+# Playwright (never a browser download: `playwright install` is not used).
+# Installed here when missing; as root directly, otherwise through sudo.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium missing; installing Debian's chromium"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }
+
+test demo: | chromium

@@ -12,6 +12,7 @@ import sys
 MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose")
 # Issue 11: exchange days.
 MODULES += ("benchmarks.bench_exchange",)
+MODULES += ("benchmarks.bench_report",)  # issue 11
 
 
 def main() -> int:

@@ -991,3 +991,111 @@ def write_exchange_event(event: dict, path: str | os.PathLike) -> Path:
 
 __all__ += ["EXCHANGE_FILES", "check_exchange_output", "exchange_day", "exchange_day_summary", "exchange_provenance",
             "read_exchange_event", "write_exchange_day", "write_exchange_event"]
+# --- the pool report (issue 11) ---------------------------------------------------------------------------------------
+#
+# ``matcher report``: pool sufficiency, waiting against the scorecard, the fees a
+# proposal would commit against budgets, and fairness (matcher/reports/).
+
+__all__ += ["latest_proposal", "plan_report", "proposal_from_file", "read_budgets", "render_report", "report_data",
+            "report_screenshot_problem", "screenshot_report",
+            "write_report"]
+
+
+def read_budgets(path: str | os.PathLike, already: dict[str, int] | None = None) -> dict[str, int]:
+    """A budgets file (CSV ``agency_id,amount``) merged with the budgets
+    ``already`` given (``--budget`` flags): an agency given twice, or any
+    bad cell, is an :class:`InputError` naming file, row and column."""
+    from matcher.proposals.budgets import read_budgets as read
+
+    return read(path, already)
+
+
+def proposal_from_file(region: Region, path: str | os.PathLike, weights: Weights | None = None):
+    """The links of a links file written by ``propose``, checked against
+    ``region`` (bad input names file, row and column)."""
+    from matcher.reports.fees import read_proposal_links
+    from matcher.scoring.weights import Weights
+
+    return read_proposal_links(path, region, weights or Weights())
+
+
+def latest_proposal(db: str | os.PathLike | None, region: Region):
+    """The store's latest recorded proposal (``propose --record``) as the
+    report reads it, or None when none was recorded."""
+    from matcher.reports.fees import links_from_pairs
+    from matcher.store.engine import store_url
+    from matcher.store.recorded import latest_recorded_proposal
+
+    recorded = latest_recorded_proposal(store_url(db))
+    if recorded.at is None:
+        return None
+    source = (f"the store's latest recorded proposal ({recorded.at:%Y-%m-%d %H:%M:%S} UTC, "
+              f"{len(recorded.pairs)} link{'' if len(recorded.pairs) == 1 else 's'})")
+    return links_from_pairs(region, source, [(c, h) for _, c, h in recorded.pairs])
+
+
+def plan_report(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike | None]) -> Path:
+    """Where the report goes, checked before any work (option ``out``): an
+    ``.html`` file name in an existing folder, none of the ``inputs``."""
+    from matcher.reports.output import plan_report as plan
+
+    return plan(path, inputs)
+
+
+def report_data(region: Region, options: QueryOptions = QueryOptions(), *, data: str, proposal=None,
+                budgets: dict[str, int] | None = None, seed: int = 0,
+                weights_file: str | os.PathLike | None = None):
+    """Every figure of the pool report (frozen), from ``region`` with the
+    options' weights (read from ``weights_file``, if given: the report names
+    it); ``data`` says where the region came from, ``proposal`` is what
+    :func:`proposal_from_file` or :func:`latest_proposal` gave."""
+    from matcher.files.manifest import matcher_version
+    from matcher.reports.report import Provenance, report_data as compute
+
+    name = "the defaults" if weights_file is None else os.fspath(weights_file)
+    made = Provenance(region.as_of.isoformat(), data, name, weights_sha256(options.weights),
+                      describe_weights(options.weights), matcher_version(),
+                      None if proposal is None else proposal.source)
+    return compute(region, options.weights, made, proposal, budgets, seed=seed, workers=options.workers)
+
+
+def render_report(data) -> str:
+    """The report's self-contained HTML (the same data, the same bytes)."""
+    from matcher.reports.render import render_report as render
+
+    return render(data)
+
+
+def write_report(data, path: str | os.PathLike) -> Path:
+    """Render the report and write it atomically to ``path`` (checked with
+    :func:`plan_report` first)."""
+    from matcher.reports.output import write_report as write
+
+    return write(render_report(data), path)
+
+
+def report_screenshot_problem() -> str | None:
+    """Why a report page cannot be pictured here (Chromium or Playwright
+    missing, with how to install them), or None."""
+    from matcher.reports.screenshot import missing_browser
+
+    return missing_browser()
+
+
+def screenshot_report(page: str | os.PathLike, png: str | os.PathLike) -> Path:
+    """A full-page PNG of a report page taken with headless Chromium."""
+    from matcher.reports.screenshot import screenshot
+
+    return screenshot(page, png)
+
+
+def parse_budgets(values) -> dict[str, int]:
+    """``AGENCY=AMOUNT`` texts (``--budget`` flags) as agency -> whole
+    pounds; an input error (option ``budgets``) for a bad one or an agency
+    given twice."""
+    from matcher.options import parse_budgets as parse
+
+    return parse(values)
+
+
+__all__ += ["parse_budgets"]

@@ -24,6 +24,7 @@ LAYERS = (
     ("matcher.options",),
     ("matcher.proposals", "matcher.exchange"),
     ("matcher.store",),
+    ("matcher.reports",),
     ("matcher.api",),
     FRONT_ENDS,
 )

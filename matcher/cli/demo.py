@@ -79,6 +79,7 @@ def run_demo(out: str, seed: int, as_of: dt.date) -> None:
         click.echo(f"... ({len(lines) - len(shown)} more lines in {summary_path})")
     register = _register_tour(out, children_path, households_path, as_of, proposal)
     _exchange_day_tour(out, region, files, proposal)
+    _pool_report(out, region, children_path, households_path, links_path)
 
     click.echo("")
     click.echo("Files (each result with its manifest: how it was made):")
@@ -173,3 +174,26 @@ def _exchange_day_tour(out: str, region, files: str, proposal) -> None:
 def _region_paths(out: str) -> tuple[str, str]:
     """The demo region's two files in ``out``."""
     return tuple(str(p) for p in api.region_files(out, "csv"))
+
+
+def _pool_report(out: str, region, children: str, households: str, links: str) -> None:
+    """The pool report of the demo region and its proposal, and a picture
+    of it taken with headless Chromium (said, not fatal, when Chromium or
+    Playwright is missing)."""
+    report_path = os.path.join(out, "report.html")
+    picture = os.path.join(out, "report.png")
+    click.echo("")
+    click.echo("Pool report (families short, waiting against the scorecard, fees, fairness):")
+    click.echo(f"  matcher report --out {shlex.quote(report_path)} --proposal {shlex.quote(links)} "
+               f"--children {shlex.quote(children)} --households {shlex.quote(households)} "
+               f"--as-of {region.as_of.isoformat()}")
+    data = api.report_data(region, data=f"{children} and {households}",
+                           proposal=api.proposal_from_file(region, links))
+    api.write_report(data, report_path)
+    click.echo(f"  wrote {os.path.abspath(report_path)}")
+    missing = api.report_screenshot_problem()
+    if missing is not None:
+        click.echo(f"  no screenshot of the report: {missing}")
+        return
+    api.screenshot_report(report_path, picture)
+    click.echo(f"  screenshot of the report (headless Chromium): {os.path.abspath(picture)}")

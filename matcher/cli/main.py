@@ -787,6 +787,79 @@ def exchange_day_command(children, households, db, as_of, event, out, lock, abse
     click.echo(f"solver time {day.wall_time_s:.2f} s", err=True)
     click.echo(f"wrote the schedule, units.csv, summary.txt, {len(planned.household_ids) - len(day.absent)} household "
                f"pages and {len(planned.tables)} table pages to {out}", err=True)
+# --- the pool report and budgets files (issue 11) ------------------------------------------------------------------
+
+FLAGS.update({"budgets_file": "--budgets", "proposal": "--proposal"})
+
+
+def _budgets(flags, budgets_file: str | None) -> dict[str, int]:
+    """``--budget`` flags merged with a ``--budgets`` file (an agency given
+    twice is bad input naming where)."""
+    given = api.parse_budgets(flags)
+    return given if budgets_file is None else api.read_budgets(budgets_file, given)
+
+
+BUDGETS_FILE_HELP = ("A CSV file agency_id,amount of budgets (whole pounds, as --budget takes them), merged with "
+                     "any --budget flags; an agency given twice is an error.")
+
+
+def _with_budgets_file(command: click.Command) -> click.Command:
+    """``propose --budgets FILE``: the file's budgets are read first (bad
+    input exits 2 naming file, row and column, before anything is done)
+    and handed to propose as the ``--budget`` flags they equal."""
+    command.params.append(click.Option(["--budgets", "budgets_file"], default=None, metavar="FILE",
+                                       help=BUDGETS_FILE_HELP))
+    inner = command.callback
+
+    def callback(*args, budgets_file=None, **kwargs):
+        if budgets_file is not None:
+            api.plan_output(kwargs["out"], inputs={"children": kwargs["children"], "households": kwargs["households"],
+                                                   "weights": kwargs["weights_file"], "budgets": budgets_file},
+                            summary=True)
+            merged = _budgets(kwargs["budgets"], budgets_file)
+            kwargs["budgets"] = tuple(f"{agency}={amount}" for agency, amount in sorted(merged.items()))
+        return inner(*args, **kwargs)
+
+    command.callback = callback
+    return command
+
+
+_with_budgets_file(propose)
+
+
+@cli.command("report")
+@data_options
+@click.option("--out", "out", required=True, metavar="FILE", help="The report to write (.html).")
+@click.option("--proposal", "proposal", default=None, metavar="LINKS",
+              help="A links file written by propose whose fees and fairness to report (with --db and no "
+                   "--proposal: the store's latest recorded proposal).")
+@click.option("--budget", "budgets", multiple=True, metavar="AGENCY=AMOUNT",
+              help=f"A child's agency's budget for inter-agency fees, in {allowed('budgets')} (repeatable).")
+@click.option("--budgets", "budgets_file", default=None, metavar="FILE", help=BUDGETS_FILE_HELP)
+@click.option("--seed", default="0", show_default=True, metavar="N",
+              help=f"Seed of the counterfactual's sample of units ({allowed('seed')}).")
+@weights_option
+def report_command(children, households, db, as_of, out, proposal, budgets, budgets_file, seed, weights_file) -> None:
+    """One self-contained HTML report: units short of families (with near
+    misses), waiting against the scorecard, the fees a proposal would
+    commit against budgets, and fairness across groups of children."""
+    store = _data_source(children, households, db)
+    path = api.plan_report(out, inputs={"children": children, "households": households, "weights": weights_file,
+                                        "proposal": proposal, "budgets": budgets_file})
+    seed = api.number("seed", seed)
+    given = _budgets(budgets, budgets_file)
+    options = api.QueryOptions(weights=api.load_weights(weights_file))
+    region = load_region(children, households, as_of, db)
+    if proposal is not None:
+        links = api.proposal_from_file(region, proposal, options.weights)
+    else:
+        links = None if store is None else api.latest_proposal(store, region)
+    data = (f"{children} and {households}" if store is None else api.store_provenance(store))
+    report = api.report_data(region, options, data=data, proposal=links, budgets=given, seed=seed,
+                             weights_file=weights_file)
+    _audit_read(children, db, "report", f"pool report to {out}")
+    api.write_report(report, path)
+    click.echo(f"wrote the report to {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

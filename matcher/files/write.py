@@ -202,6 +202,17 @@ class FileSet:
         except OSError as error:
             raise self._failed(path, error) from None
 
+    def stage_bytes(self, data: bytes, path: str | os.PathLike) -> str:
+        """Stage a file of bytes (a picture, say); returns its SHA-256."""
+        path = Path(path)
+        try:
+            tmp = self._temporary(path)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            return self._finish(tmp)
+        except OSError as error:
+            raise self._failed(path, error) from None
+
     def _failed(self, path: Path, error: OSError) -> OutputNotWritten:
         self.discard()
         return OutputNotWritten(f"could not write {path} ({error.strerror or error}); no file was changed")
