@@ -9,12 +9,16 @@ import numpy as np
 
 from ._arcs import Arcs, as_index_array, integer_costs, total, validate_arcs
 from ._results import AssignmentResult, SolverConfig
+from . import _budgets
 from ._side_constraints import SideConstraints, validate_side_constraints, violates
 from .matching import max_weight_matching
 
 # CP-SAT keeps objective sums in int64 and its LP in doubles: costs stay far
 # below both ranges.
 _OBJECTIVE_BITS = 50
+# The budgeted path certifies its LP bound in int64 with the duals on a
+# binary grid: costs leave room for that grid (see solvers/_budgets.py).
+_BUDGET_OBJECTIVE_BITS = 40
 
 # The time limit is CP-SAT's deterministic time (a count of work done that
 # is the same on every run with one worker), not the wall clock: a search
@@ -139,6 +143,8 @@ def constrained_assignment(
 
     if not side.any:
         return _unconstrained(arcs, config, started)
+    if side.budgets.size and not side.fixed.size and not side.conflicts.size:
+        return _solve_budgets(arcs, side, hint, config, started)
     return _solve_cp_sat(arcs, side, hint, config, started)
 
 
@@ -270,13 +276,137 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     return _result(arcs, chosen, objective, "feasible", started, min(bound, upper), work=work)
 
 
+def _solve_budgets(arcs, side, hint, config, started) -> AssignmentResult:
+    """Budgets only: the LP bound with the budgets' integer-hull rows
+    (HiGHS, column generation), the better of the rounded LP solution and
+    the repaired exact matching, and, unless that is already certified
+    within ``config.relative_gap``, CP-SAT on the arcs that reduced costs
+    cannot rule out, started from that solution (see solvers/_budgets.py)."""
+    candidate = arcs.weights > 0
+    arc_ids = np.flatnonzero(candidate)
+    cardinality = max(1, min(arcs.n_rows, arcs.n_cols))
+    costs, scale = integer_costs(arcs.weights[arc_ids], arcs.integral,
+                                 (1 << _BUDGET_OBJECTIVE_BITS) // cardinality)
+    position = np.full(len(arcs.rows), -1, np.int64)
+    position[arc_ids] = np.arange(len(arc_ids))
+
+    exact = max_weight_matching(arcs.rows, arcs.cols, arcs.weights,
+                                n_rows=arcs.n_rows, n_cols=arcs.n_cols, config=config)
+    exact_arcs = _arcs_of_pairs(arcs, exact.pairs)
+    if not violates(side, exact_arcs):
+        return _result(arcs, exact_arcs, exact.objective, "optimal", started)
+
+    rows, cols = arcs.rows[arc_ids], arcs.cols[arc_ids]
+    fees = side.fees[arc_ids]
+    groups = _budgets.group_rows(side.fee_group[arc_ids], fees, len(side.budgets))
+    budgets = side.budgets
+    problem = (rows, cols, costs, fees, groups, budgets)
+
+    # Starts: the repaired exact matching, the rounded LP solution, and the
+    # caller's hint when it is a feasible one; the most valuable is kept.
+    sides = _budgets.side_rows(rows, fees, groups, budgets)
+    u, v, lam, values = _budgets.lp_duals(rows, cols, costs, fees, groups, budgets, arcs.n_rows, arcs.n_cols,
+                                          position[exact_arcs], sides)
+    certificate = _budgets.certify(rows, cols, costs, fees, groups, budgets, sides, u, v, lam)
+    starts = [position[_warm_start(arcs, side, exact_arcs)],
+              _budgets.round_lp(*problem, arcs.n_rows, arcs.n_cols, values)]
+    if hint is not None:
+        mine = hint[position[hint] >= 0]
+        if is_matching(arcs, mine) and not violates(side, mine):
+            starts.append(position[mine])
+    best = max(starts, key=lambda s: int(costs[s].sum()))
+    lower = int(costs[best].sum())
+    # No budget raises the optimum (for float weights, allow for each
+    # arc's rounding to an integer cost).
+    upper = int(costs[position[exact_arcs]].sum()) + (0 if arcs.integral else cardinality)
+    if certificate is not None:
+        upper = min(upper, certificate.upper())
+    if lower >= upper or (upper - lower) <= config.relative_gap * upper:
+        return _budget_result(arcs, side, arc_ids[best], lower, upper, scale, config, started, 0.0)
+
+    # Every solution better than `lower` uses only arcs kept here.
+    keep = certificate.may_beat(lower) if certificate is not None else np.ones(len(arc_ids), dtype=bool)
+    keep[best] = True
+    kept = np.flatnonzero(keep)
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    x = [model.NewBoolVar("") for _ in range(len(kept))]
+    for ends in (rows[kept], cols[kept]):
+        order = np.argsort(ends, kind="stable")
+        for group in np.split(order, np.flatnonzero(np.diff(ends[order])) + 1):
+            if len(group) > 1:
+                model.AddAtMostOne([x[k] for k in group.tolist()])
+    # The budgets and their hull rows (valid for every 0/1 solution; they
+    # give CP-SAT's LP the bound found above).
+    for row in sides:
+        members = np.flatnonzero(groups[kept] == row.group)
+        coefs = row.of(fees[kept[members]])
+        members, coefs = members[coefs > 0], coefs[coefs > 0]
+        if members.size:
+            model.Add(cp_model.LinearExpr.WeightedSum([x[k] for k in members.tolist()], coefs.tolist()) <= row.rhs)
+    model.Maximize(cp_model.LinearExpr.WeightedSum(x, costs[kept].tolist()))
+    local = np.full(len(arc_ids), -1, np.int64)
+    local[kept] = np.arange(len(kept))
+    hinted = np.zeros(len(kept), dtype=np.int64)
+    hinted[local[best]] = 1
+    solution_hint = model.Proto().solution_hint
+    solution_hint.vars.extend([var.Index() for var in x])
+    solution_hint.values.extend(hinted.tolist())
+
+    solver = cp_model.CpSolver()
+    elapsed = time.perf_counter() - started
+    solver.parameters.max_deterministic_time = deterministic_limit(max(config.time_limit_s - elapsed, 0.01))
+    solver.parameters.max_time_in_seconds = WALL_CLOCK_BACKSTOP * config.time_limit_s + WALL_CLOCK_BACKSTOP_EXTRA_S
+    solver.parameters.num_workers = config.workers
+    solver.parameters.random_seed = config.seed
+    solver.parameters.linearization_level = 2
+    solver.parameters.relative_gap_limit = config.relative_gap
+    status = solver.Solve(model)
+    work = float(solver.deterministic_time)
+    if status == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()}")
+    chosen = best
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found = kept[np.array([solver.BooleanValue(var) for var in x], dtype=bool)]
+        if int(costs[found].sum()) > lower:
+            chosen, lower = found, int(costs[found].sum())
+        # Past the hinted value, the reduced model's bound holds for all.
+        upper = min(upper, max(lower, int(math.floor(solver.BestObjectiveBound() + 1e-9))))
+    elif status == cp_model.INFEASIBLE:  # the start is a solution of the reduced model
+        raise RuntimeError("CP-SAT found the reduced budgeted model infeasible")
+    return _budget_result(arcs, side, arc_ids[chosen], lower, upper, scale, config, started, work)
+
+
+def is_matching(arcs: Arcs, chosen: np.ndarray) -> bool:
+    """Whether the arcs ``chosen`` use each row and column at most once."""
+    return (len(np.unique(arcs.rows[chosen])) == len(chosen)
+            and len(np.unique(arcs.cols[chosen])) == len(chosen))
+
+
+def _budget_result(arcs, side, chosen, lower, upper, scale, config, started, work) -> AssignmentResult:
+    """The budgeted path's answer: optimal when the bound meets the value
+    (both in integer costs), else feasible with the certified bound,
+    ``stopped`` when the time limit came before ``config.relative_gap``.
+    The solution is checked once more, in integers."""
+    chosen = np.sort(chosen)
+    if not is_matching(arcs, chosen) or violates(side, chosen):
+        raise RuntimeError("the budgeted solution breaks a rule; please report this as a bug")
+    objective = total(arcs.weights[chosen], arcs.integral)
+    if lower >= upper:
+        return _result(arcs, chosen, objective, "optimal", started, work=work)
+    bound = upper if arcs.integral and scale == 1.0 else upper / scale
+    stopped = (upper - lower) > config.relative_gap * upper
+    return _result(arcs, chosen, objective, "feasible", started, bound, work=work, stopped=stopped)
+
+
 def deterministic_limit(time_limit_s: float) -> float:
     """CP-SAT's deterministic time allowed for a limit of ``time_limit_s``
     seconds (at :data:`DETERMINISTIC_PER_SECOND`)."""
     return time_limit_s * DETERMINISTIC_PER_SECOND
 
 
-def _result(arcs, chosen, objective, status, started, bound=None, work=0.0) -> AssignmentResult:
+def _result(arcs, chosen, objective, status, started, bound=None, work=0.0, stopped=None) -> AssignmentResult:
     chosen = np.sort(np.asarray(chosen, dtype=np.int64))
     if objective is None:  # no solution
         zero = 0 if arcs.integral else 0.0
@@ -293,6 +423,6 @@ def _result(arcs, chosen, objective, status, started, bound=None, work=0.0) -> A
         gap=float(gap),
         status=status,
         wall_time_s=time.perf_counter() - started,
-        stopped=status in ("feasible", "unknown"),
+        stopped=status in ("feasible", "unknown") if stopped is None else stopped,
         deterministic_time=work,
     )
