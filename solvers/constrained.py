@@ -355,8 +355,9 @@ def _solve_budgets(arcs, side, hint, config, started) -> AssignmentResult:
             keep[best] = True
             kept = np.flatnonzero(keep)
 
-    elapsed = time.perf_counter() - started
-    found, bound, spent = _budget_cp_sat(kept, best, problem, sides, max(config.time_limit_s - elapsed, 0.01),
+    # The CP-SAT stages share the time limit in deterministic time (the LP
+    # stage before them is not counted): the output repeats run to run.
+    found, bound, spent = _budget_cp_sat(kept, best, problem, sides, (1 - _NEIGHBOURHOOD_SHARE) * config.time_limit_s,
                                          config.relative_gap, config)
     work += spent
     if int(costs[found].sum()) > lower:
