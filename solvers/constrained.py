@@ -1,4 +1,8 @@
-"""Maximum-weight assignment with budgets, fixed links and conflicts (CP-SAT)."""
+"""Maximum-weight assignment with budgets, fixed links and conflicts.
+
+Budgets alone go through an LP bound (HiGHS) and CP-SAT on what the bound
+cannot rule out (:func:`_solve_budgets`, solvers/_budgets.py); fixed links
+or conflicts through one CP-SAT model (:func:`_solve_cp_sat`)."""
 
 from __future__ import annotations
 
@@ -126,6 +130,22 @@ def constrained_assignment(
     deterministic ``interleave_search`` mode was measured and rejected: on a
     400 x 600 region with every agency budgeted it did not prove optimality
     in 60 s, where one worker does in about 9 s.)
+
+    With budgets and neither fixed arcs nor conflicts, a faster road is
+    taken (measured in benchmarks/README.md, "Issue 12"): the LP relaxation
+    with the facets of each budget's integer hull, solved by column
+    generation with HiGHS; its duals, rounded and recomputed exactly in
+    integers, bound the optimum; the rounded LP solution, improved by
+    CP-SAT on each row's few best arcs by reduced cost, is the start. The
+    answer is returned once certified within ``config.relative_gap``
+    (default 0.1%: status ``"feasible"`` with ``stopped`` false; 0 insists
+    on proof), else CP-SAT runs on the arcs whose reduced cost does not rule
+    them out of every better solution, hinted with the start. Both CP-SAT
+    stages share ``time_limit_s`` in deterministic time; the LP stage is
+    not counted and always completes (HiGHS single-threaded simplex, same
+    output for the same input). Weights are made integers with fewer bits
+    than on the CP-SAT road (so the exact certificate fits in int64);
+    "optimal" means the integer costs' bound equals the value found.
 
     Examples
     --------
