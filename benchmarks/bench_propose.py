@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -42,9 +43,10 @@ def _budgeted_world(n_children: int, n_households: int, seed: int):
     return world, plain, budgets
 
 
-def budgets_case(n_children: int = 400, n_households: int = 600, seed: int = 1, target_s: float = 5.0) -> list[str]:
+def budgets_case(n_children: int = 400, n_households: int = 600, seed: int = 1, target_s: float = 5.0) -> Iterator[str]:
     """Issue 12: `propose` with every agency budgeted, end to end in-process,
-    then the same array problem given to each method in the same run."""
+    then the same array problem given to each method in the same run (one
+    line each, as soon as measured)."""
     import matcher.proposals.propose as proposing
     from matcher.options import make_request
     from matcher.proposals.checks import check_validity
@@ -66,17 +68,16 @@ def budgets_case(n_children: int = 400, n_households: int = 600, seed: int = 1, 
         proposing.constrained_assignment = solve
     assert check_validity(capped, world) == []
     certified = capped.status == "optimal" or capped.gap <= 0.001
-    lines = [f"{n_children} children x {n_households} households (seed {seed}), budget for each of "
-             f"{len(budgets)} agencies at half the unconstrained spend: `propose` {wall:.1f} s, status "
-             f"{capped.status}, gap {capped.gap:.5f} (objective {capped.objective:,.0f}, bound "
-             f"{capped.bound:,.0f}, unconstrained {plain.objective:,.0f}) -> target <= {target_s:.0f} s "
-             f"{'met' if certified and wall <= target_s else 'NOT met'}"]
+    yield (f"{n_children} children x {n_households} households (seed {seed}), budget for each of "
+           f"{len(budgets)} agencies at half the unconstrained spend: `propose` {wall:.1f} s, status "
+           f"{capped.status}, gap {capped.gap:.5f} (objective {capped.objective:,.0f}, bound "
+           f"{capped.bound:,.0f}, unconstrained {plain.objective:,.0f}) -> target <= {target_s:.0f} s "
+           f"{'met' if certified and wall <= target_s else 'NOT met'}")
     for name, run in methods(captured["args"], captured["kwargs"]):
         start = time.perf_counter()
         result = run()
-        lines.append(f"   {name}: {time.perf_counter() - start:.1f} s, status {result[0]}, objective "
-                     f"{result[1]:,.0f}, bound {result[2]:,.0f}, gap {result[3]:.5f}")
-    return lines
+        yield (f"   {name}: {time.perf_counter() - start:.1f} s, status {result[0]}, objective "
+               f"{result[1]:,.0f}, bound {result[2]:,.0f}, gap {result[3]:.5f}")
 
 
 def methods(args, kwargs, limit_s: float = 60.0):
@@ -185,10 +186,10 @@ def main() -> None:
     args = parser.parse_args()
     print(machine())
     for line in budgets_case(400, 600, target_s=5.0):
-        print(line)
+        print(line, flush=True)
     if not args.quick:
         for line in budgets_case(3_000, 2_000, target_s=30.0):
-            print(line)
+            print(line, flush=True)
     scale = 10 if args.quick else 1
     for line in large_case(3_600 // scale, 20_000 // scale, args.profile):
         print(line)
