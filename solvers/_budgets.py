@@ -97,8 +97,6 @@ def side_rows(rows, fees, groups, budgets) -> list[SideRow]:
     normals are computed from integer points in integers, and ``b`` as the
     exact maximum over all points, so each row is valid exactly.
     """
-    from math import gcd
-
     out = []
     for g, budget in enumerate(budgets.tolist()):
         mine = (groups == g) & (fees > 0)
@@ -108,8 +106,11 @@ def side_rows(rows, fees, groups, budgets) -> list[SideRow]:
         out.append(SideRow(g, values, values.astype(np.int64), int(budget)))
         if values.size > _HULL_MAX_FEES:
             continue
-        caps = [min(budget // int(f), int(np.unique(rows[mine & (fees == f)]).size)) for f in values.tolist()]
-        if int(np.prod(np.array(caps, dtype=np.float64) + 1)) > _HULL_MAX_POINTS:
+        caps = np.array([min(budget // int(f), int(np.unique(rows[mine & (fees == f)]).size))
+                         for f in values.tolist()], dtype=np.int64)
+        # A fee above the whole budget is never paid: it gets coefficient 0.
+        values, caps = values[caps > 0], caps[caps > 0].tolist()
+        if not values.size or int(np.prod(np.array(caps, dtype=np.float64) + 1)) > _HULL_MAX_POINTS:
             continue
         grid = np.stack(np.meshgrid(*[np.arange(c + 1) for c in caps], indexing="ij"), -1).reshape(-1, len(caps))
         points = grid[grid @ values.astype(np.int64) <= budget].astype(np.int64)
@@ -126,11 +127,11 @@ def _upper_facets(points: np.ndarray) -> list[np.ndarray]:
     dim = points.shape[1]
     if dim == 1:
         return [np.ones(1, np.int64)]
-    try:
-        from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull, QhullError
 
+    try:
         hull = ConvexHull(points.astype(np.float64))
-    except Exception:  # degenerate (a fee that fits no time): no facets
+    except QhullError:  # flat (a fee the budget cannot pay once): no facets
         return []
     seen, out = set(), []
     for simplex in hull.simplices:

@@ -302,10 +302,11 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
 
 def _solve_budgets(arcs, side, hint, config, started) -> AssignmentResult:
     """Budgets only: the LP bound with the budgets' integer-hull rows
-    (HiGHS, column generation), the better of the rounded LP solution and
-    the repaired exact matching, and, unless that is already certified
-    within ``config.relative_gap``, CP-SAT on the arcs that reduced costs
-    cannot rule out, started from that solution (see solvers/_budgets.py)."""
+    (HiGHS, column generation), the rounded LP solution (or the caller's
+    hint, if better and feasible), improved by CP-SAT on a small
+    neighbourhood, and, unless that is certified within
+    ``config.relative_gap``, CP-SAT on the arcs that reduced costs cannot
+    rule out, started from it (see solvers/_budgets.py)."""
     candidate = arcs.weights > 0
     arc_ids = np.flatnonzero(candidate)
     cardinality = max(1, min(arcs.n_rows, arcs.n_cols))
@@ -337,7 +338,7 @@ def _solve_budgets(arcs, side, hint, config, started) -> AssignmentResult:
     starts = [_budgets.round_lp(*problem, arcs.n_rows, arcs.n_cols, values)]
     if hint is not None:
         mine = hint[position[hint] >= 0]
-        if is_matching(arcs, mine) and not violates(side, mine):
+        if _is_matching(arcs, mine) and not violates(side, mine):
             starts.append(position[mine])
     best = max(starts, key=lambda s: int(costs[s].sum()))
     lower = int(costs[best].sum())
@@ -445,7 +446,7 @@ def _budget_cp_sat(kept, start, problem, sides, time_limit_s, relative_gap, conf
     return found, int(math.floor(solver.BestObjectiveBound() + 1e-9)), work
 
 
-def is_matching(arcs: Arcs, chosen: np.ndarray) -> bool:
+def _is_matching(arcs: Arcs, chosen: np.ndarray) -> bool:
     """Whether the arcs ``chosen`` use each row and column at most once."""
     return (len(np.unique(arcs.rows[chosen])) == len(chosen)
             and len(np.unique(arcs.cols[chosen])) == len(chosen))
@@ -457,7 +458,7 @@ def _budget_result(arcs, side, chosen, lower, upper, scale, config, started, wor
     ``stopped`` when the time limit came before ``config.relative_gap``.
     The solution is checked once more, in integers."""
     chosen = np.sort(chosen)
-    if not is_matching(arcs, chosen) or violates(side, chosen):
+    if not _is_matching(arcs, chosen) or violates(side, chosen):
         raise RuntimeError("the budgeted solution breaks a rule; please report this as a bug")
     objective = total(arcs.weights[chosen], arcs.integral)
     if lower >= upper:
