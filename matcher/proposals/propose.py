@@ -245,7 +245,9 @@ def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
         fixed=fixed_local if len(fixed_local) else None, conflicts=conflicts, config=request.config)
     chosen = arcs[result.arcs]
     return _proposal(region, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
-                     "CP-SAT with side constraints", result.wall_time_s, stopped=result.stopped)
+                     "HiGHS LP bound and CP-SAT, budgets only" if budget_names and conflicts is None
+                     and not len(fixed_local) else "CP-SAT with side constraints", result.wall_time_s,
+                     stopped=result.stopped)
 
 
 REASONS_PER_LINK = 3

@@ -13,7 +13,8 @@ from .brute_force import best_subset_value
 from .helpers import assert_valid_matching
 from .strategies import arc_sets
 
-CONFIG = SolverConfig(time_limit_s=10.0, workers=2, seed=0)
+# relative_gap=0: these tests hold the solver to the proven optimum.
+CONFIG = SolverConfig(time_limit_s=10.0, workers=2, seed=0, relative_gap=0.0)
 FAST = settings(max_examples=50, deadline=None)
 
 
@@ -174,8 +175,8 @@ def test_short_time_limit_reports_a_consistent_status():
 
 def test_a_search_stopped_at_once_still_returns_a_valid_proposal_and_a_true_bound():
     # Binding budgets and almost no time: CP-SAT reports nothing, and the
-    # repaired warm start is returned (deterministic), its gap certified by
-    # the unconstrained optimum.
+    # rounded LP solution is returned (deterministic), its gap certified by
+    # the LP bound (never above the unconstrained optimum).
     rng = np.random.default_rng(8)
     n = 300
     rows, cols = np.nonzero(rng.random((n, n)) < 0.3)
@@ -191,7 +192,7 @@ def test_a_search_stopped_at_once_still_returns_a_valid_proposal_and_a_true_boun
     spent = np.bincount(groups[first.arcs], weights=fees[first.arcs], minlength=10)
     assert np.all(spent <= budgets)
     unconstrained = max_weight_matching(rows, cols, weights).objective
-    assert first.bound == unconstrained >= first.objective and first.gap >= 0
+    assert unconstrained >= first.bound >= first.objective and first.gap >= 0
 
 
 def test_budgets_that_do_not_bind_give_the_exact_matching_as_proven_optimal():
@@ -223,3 +224,120 @@ def test_budgets_that_do_not_bind_give_the_exact_matching_as_proven_optimal():
 def test_bad_side_constraints_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
         constrained_assignment(np.array([0, 0]), np.array([0, 1]), np.array([1, 2]), **kwargs)
+
+
+# --- The budgeted path (budgets only): LP bound, hull rows, certificate ---
+
+def brute_force_budgeted(arcs, fees, groups, budgets) -> float:
+    def feasible(subset):
+        subset = np.array(subset, np.int64)
+        chosen = subset[groups[subset] >= 0] if subset.size else subset
+        used = np.bincount(groups[chosen], weights=fees[chosen], minlength=len(budgets))
+        return is_matching(arcs, subset) and bool(np.all(used <= budgets))
+
+    return best_subset_value(np.maximum(arcs.weights, 0), feasible)
+
+
+@FAST
+@given(case=budgeted(), gap=st.sampled_from([0.001, 0.05, 0.5]))
+def test_a_gap_stop_reports_a_bound_no_lower_than_the_true_optimum(case, gap):
+    arcs, fees, groups, budgets = case
+    config = SolverConfig(time_limit_s=10.0, relative_gap=gap)
+    result = constrained_assignment(arcs.rows, arcs.cols, arcs.weights, n_rows=arcs.n_rows, n_cols=arcs.n_cols,
+                                    fees=fees, fee_group=groups, budgets=budgets, config=config)
+    assert np.all(spent(result, fees, groups, len(budgets)) <= budgets)
+    assert_valid_matching(result, arcs)
+    expected = brute_force_budgeted(arcs, fees, groups, budgets)
+    slack = 1e-6 * max(1, len(result.arcs))
+    assert result.bound >= expected - slack >= result.objective - 2 * slack
+    assert not result.stopped
+    if result.status == "optimal":
+        assert result.objective == pytest.approx(expected, abs=slack)
+    else:
+        assert result.status == "feasible" and 0 < result.gap <= gap + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_any_nonnegative_duals_certify_an_upper_bound(data):
+    # The certificate must hold for any duals, not only optimal ones: it is
+    # computed in integers from rounded floats.
+    from solvers import _budgets
+
+    arcs, fees, groups, budgets = data.draw(budgeted())
+    positive = np.flatnonzero(arcs.weights > 0)
+    if not positive.size or arcs.weights.dtype.kind != "i":
+        return
+    rows, cols = arcs.rows[positive], arcs.cols[positive]
+    costs = arcs.weights[positive].astype(np.int64)
+    f = fees[positive]
+    g = _budgets.group_rows(groups[positive], f, len(budgets))
+    sides = _budgets.side_rows(rows, f, g, budgets)
+    u = np.array([data.draw(st.floats(0, 60, allow_nan=False)) for _ in range(arcs.n_rows)])
+    v = np.array([data.draw(st.floats(0, 60, allow_nan=False)) for _ in range(arcs.n_cols)])
+    lam = np.array([data.draw(st.floats(0, 5, allow_nan=False)) for _ in sides])
+    certificate = _budgets.certify(rows, cols, costs, f, g, budgets, sides, u, v, lam)
+    assert certificate is not None
+    assert certificate.upper() >= brute_force_budgeted(arcs, fees, groups, budgets)
+
+    def fits(subset):
+        subset = np.array(subset, np.int64)
+        chosen = subset[g[subset] >= 0] if subset.size else subset
+        used = np.bincount(g[chosen], weights=f[chosen], minlength=len(budgets))
+        return (len(set(rows[subset].tolist())) == len(subset) == len(set(cols[subset].tolist()))
+                and bool(np.all(used <= budgets)))
+
+    # Every solution worth more than `value` uses only arcs that may_beat keeps.
+    for value in range(0, int(certificate.upper()) + 1, 5):
+        kept = set(np.flatnonzero(certificate.may_beat(value)).tolist())
+
+        def escapes(subset, kept=kept, value=value):
+            return fits(subset) and int(costs[list(subset)].sum()) > value and not set(subset) <= kept
+
+        assert best_subset_value(np.ones(len(costs)), escapes) == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(fees=st.lists(st.integers(1, 60), min_size=1, max_size=3, unique=True), budget=st.integers(0, 200),
+       units=st.integers(1, 6))
+def test_hull_rows_hold_for_every_choice_within_the_budget(fees, budget, units):
+    from solvers import _budgets
+
+    # One group, `units` rows, each with one arc of every fee.
+    fee_values = np.array(sorted(fees), np.int64)
+    rows = np.repeat(np.arange(units), len(fee_values))
+    arc_fees = np.tile(fee_values, units)
+    sides = _budgets.side_rows(rows, arc_fees, np.zeros(len(rows), np.int64), np.array([budget]))
+    caps = [min(units, budget // f) for f in fee_values.tolist()]
+    for counts in np.ndindex(*[c + 1 for c in caps]):
+        counts = np.array(counts)
+        if counts.sum() > units or counts @ fee_values > budget:
+            continue
+        for row in sides:
+            assert row.of(fee_values) @ counts <= row.rhs
+
+
+@pytest.mark.parametrize("seed", [12, 13, 14, 15])
+def test_the_budgeted_path_proves_the_same_optimum_as_the_cp_sat_model(seed):
+    # Large enough for brute force to be out of reach and for reduced costs
+    # to drop most arcs (about 5 in 6 here): the optimum must still be the
+    # one the full CP-SAT model proves.
+    from solvers.constrained import _solve_cp_sat
+    from solvers._arcs import validate_arcs
+    from solvers._side_constraints import validate_side_constraints
+
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = 30, 40
+    rows, cols = np.nonzero(rng.random((n_rows, n_cols)) < 0.3)
+    weights = rng.integers(400, 4000, size=len(rows))
+    fees = rng.choice([0, 27_000, 27_000, 27_000, 43_000], size=len(rows))
+    groups = rows % 3
+    budgets = np.array([100_000, 140_000, 60_000])
+    result = constrained_assignment(rows, cols, weights, n_rows=n_rows, n_cols=n_cols, fees=fees,
+                                    fee_group=groups, budgets=budgets, config=CONFIG)
+    arcs = validate_arcs(rows, cols, weights, n_rows, n_cols)
+    side = validate_side_constraints(arcs, fees, groups, budgets, None, None)
+    reference = _solve_cp_sat(arcs, side, None, SolverConfig(time_limit_s=60.0, relative_gap=0.0), 0.0)
+    assert reference.status == result.status == "optimal"
+    assert result.objective == reference.objective
+    assert np.all(np.bincount(groups[result.arcs], weights=fees[result.arcs], minlength=3) <= budgets)
