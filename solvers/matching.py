@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import _assignment, _dense, _flow, _lapmod
+from . import _assignment, _dense, _flow, _lapmod, _padded
 from ._arcs import Arcs, pairs_of, reject_repeated_arcs, total, validate_arcs
 from ._compact import CompactArcs as Compact, compact_positive
 from ._results import MatchingResult, SolverConfig
@@ -19,11 +19,14 @@ class Backend:
     validated arcs and their compacted positive part (see
     :func:`~solvers._compact.compact_positive`) and returns the chosen rows,
     columns and weights, and the name of the algorithm that answered (a back
-    end may hand over to another, as lapmod does to the flow)."""
+    end may hand over to another, as lapmod does to the flow). ``dense``:
+    it builds the full cost matrix; ``float64``: it computes in float64, so
+    integer weights must stay below 2**52 in sum (:func:`_dense.fits`)."""
 
     name: str
     solve: Callable[[Arcs, Compact, bool], tuple[np.ndarray, np.ndarray, np.ndarray, str]]
     dense: bool = False
+    float64: bool = False
 
 
 def _picked(arcs: Arcs, compact: Compact, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,6 +45,12 @@ def _assignment_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False)
     n_r, n_c = len(compact.row_ids), len(compact.col_ids)
     chosen = _assignment.solve_assignment(compact.rows, compact.cols, compact.weights, arcs.integral, n_r, n_c)
     return (*_picked(arcs, compact, chosen), _assignment.BACKEND)
+
+
+def _padded_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False):
+    n_r, n_c = len(compact.row_ids), len(compact.col_ids)
+    chosen = _padded.solve_padded(compact.rows, compact.cols, compact.weights, n_r, n_c)
+    return (*_picked(arcs, compact, chosen), _padded.BACKEND)
 
 
 def _lapmod_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False):
@@ -76,11 +85,13 @@ def _dense_solver(name: str, solve_matrix):
 REGISTRY: dict[str, Backend] = {
     _flow.BACKEND: Backend(_flow.BACKEND, _flow_solve),
     _assignment.BACKEND: Backend(_assignment.BACKEND, _assignment_solve),
-    _dense.BACKEND: Backend(_dense.BACKEND, _dense_solver(_dense.BACKEND, _dense.solve_scipy), dense=True),
+    _dense.BACKEND: Backend(_dense.BACKEND, _dense_solver(_dense.BACKEND, _dense.solve_scipy), dense=True,
+                            float64=True),
+    _padded.BACKEND: Backend(_padded.BACKEND, _padded_solve, float64=True),
 }
 if _dense.lap_available():
     REGISTRY[_dense.LAP_BACKEND] = Backend(_dense.LAP_BACKEND, _dense_solver(_dense.LAP_BACKEND, _dense.solve_lap),
-                                           dense=True)
+                                           dense=True, float64=True)
     REGISTRY[_lapmod.BACKEND] = Backend(_lapmod.BACKEND, _lapmod_solve)
 
 BACKENDS = ("auto", *REGISTRY)
@@ -196,7 +207,7 @@ def max_weight_matching(
     if backend == "auto":
         backend = choose_backend(len(compact.rows), n_r, n_c, largest, arcs.integral)
     dense = REGISTRY[backend].dense
-    if dense and not _dense.fits(n_r, n_c, largest, arcs.integral):
+    if REGISTRY[backend].float64 and not _dense.fits(n_r, n_c, largest, arcs.integral):
         raise ValueError(
             f"integer weights up to {largest:.0f} are too large for the exact "
             f"{backend} back end at this size; use backend='auto'"
