@@ -33,23 +33,28 @@ BACKEND = "padded_sparse"
 # The stand-in cost: the smallest positive float64, negated (not zero:
 # scipy drops explicit zeros).
 _STAND_IN_COST = -np.nextafter(0.0, 1.0)
+# Rows this long on average are copied block by block, not scattered.
+_SLICES_FROM = 64
 
 
-def padded_matrix(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_rows: int, n_cols: int):
+def padded_matrix(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_rows: int, n_cols: int,
+                  in_row_order: bool = False):
     """The CSR matrix ``n_rows x (n_cols + n_rows)``: ``-w`` on every arc,
     then each row's stand-in column last in its row.
 
-    Built directly in CSR form: when ``rows`` is already sorted (the arcs
-    of a region come unit by unit) no sort is done at all; otherwise one
-    stable argsort of the rows groups them.
+    Built directly in CSR form. Arcs already listed row by row (a region's
+    arcs come unit by unit; ``in_row_order`` says the caller has checked)
+    need no sort at all; otherwise one stable argsort of the rows groups
+    them.
     """
     from scipy.sparse import csr_array
 
     n_arcs = rows.size
-    if n_arcs > 1 and not bool(np.all(rows[1:] >= rows[:-1])):
+    if not in_row_order and n_arcs > 1 and not bool(np.all(rows[1:] >= rows[:-1])):
         order = np.argsort(rows, kind="stable")
         rows, cols, weights = rows[order], cols[order], weights[order]
-    ends = np.cumsum(np.bincount(rows, minlength=n_rows), dtype=np.int64)  # where each row's arcs end
+    # Row r's arcs end where row r + 1's begin: a binary search per row.
+    ends = np.searchsorted(rows, np.arange(1, n_rows + 1, dtype=rows.dtype))
     # Arc k of row r moves r places right (the stand-ins of rows 0..r-1 sit
     # before it); row r's stand-in takes the slot after its last arc.
     stand_in_at = ends + np.arange(n_rows, dtype=np.int64)
@@ -57,11 +62,20 @@ def padded_matrix(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_row
     index_type = np.int32 if max(width, n_arcs + n_rows) < 2**31 else np.int64
     data = np.empty(n_arcs + n_rows, dtype=np.float64)
     indices = np.empty(n_arcs + n_rows, dtype=index_type)
-    is_arc = np.ones(n_arcs + n_rows, dtype=bool)
-    is_arc[stand_in_at] = False
-    data[is_arc] = -weights.astype(np.float64, copy=False)
+    if n_arcs >= _SLICES_FROM * n_rows:
+        # Long rows: one block copy per row beats a scatter of every arc.
+        begin = 0
+        for row, end in enumerate(ends.tolist()):
+            at = begin + row
+            np.negative(weights[begin:end], out=data[at:at + end - begin])
+            indices[at:at + end - begin] = cols[begin:end]
+            begin = end
+    else:
+        arc_at = rows + np.arange(n_arcs, dtype=np.int64)
+        data[arc_at] = weights
+        np.negative(data, out=data)
+        indices[arc_at] = cols
     data[stand_in_at] = _STAND_IN_COST
-    indices[is_arc] = cols
     indices[stand_in_at] = np.arange(n_cols, width, dtype=index_type)
     indptr = np.empty(n_rows + 1, dtype=index_type)
     indptr[0] = 0
@@ -69,18 +83,20 @@ def padded_matrix(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_row
     return csr_array((data, indices, indptr), shape=(n_rows, width))
 
 
-def solve_padded(rows, cols, weights, n_rows: int, n_cols: int) -> np.ndarray:
-    """Choose arcs of a maximum-weight matching on compact indices.
+def solve_padded(rows, cols, weights, n_rows: int, n_cols: int, in_row_order: bool = False) -> np.ndarray:
+    """Choose arcs of a maximum-weight matching.
 
     Parameters
     ----------
     rows, cols : numpy.ndarray
-        int64 arc ends, compacted to ``0..n_rows-1`` and ``0..n_cols-1``
-        (every row and column has an arc).
+        int64 arc ends in ``0..n_rows-1`` and ``0..n_cols-1``, no arc twice.
     weights : numpy.ndarray
         Strictly positive weights (int64 or float64).
     n_rows, n_cols : int
-        Number of compact rows and columns.
+        Number of rows and columns (rows and columns without arcs cost
+        little: a lone stand-in, or no entry at all).
+    in_row_order : bool
+        The arcs are listed row by row (checked by the caller).
 
     Returns
     -------
@@ -93,7 +109,7 @@ def solve_padded(rows, cols, weights, n_rows: int, n_cols: int) -> np.ndarray:
     # work grows with the rows it must assign.
     if n_rows > n_cols:
         return solve_padded(cols, rows, weights, n_cols, n_rows)
-    matrix = padded_matrix(rows, cols, weights, n_rows, n_cols)
+    matrix = padded_matrix(rows, cols, weights, n_rows, n_cols, in_row_order)
     row_of, col_of = min_weight_full_bipartite_matching(matrix)
     mate = np.full(n_rows, -1, dtype=np.int64)
     mate[row_of] = col_of  # a stand-in (>= n_cols) never equals a real column

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -30,7 +31,7 @@ class Backend:
 
 
 def _picked(arcs: Arcs, compact: Compact, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    picked = compact.arc_ids[chosen]
+    picked = np.flatnonzero(chosen) if compact.kept_all else compact.keep[chosen]
     return arcs.rows[picked], arcs.cols[picked], arcs.weights[picked]
 
 
@@ -48,8 +49,11 @@ def _assignment_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False)
 
 
 def _padded_solve(arcs: Arcs, compact: Compact, count_repeats: bool = False):
-    n_r, n_c = len(compact.row_ids), len(compact.col_ids)
-    chosen = _padded.solve_padded(compact.rows, compact.cols, compact.weights, n_r, n_c)
+    # On the original indices: a row without arcs only gets its stand-in and
+    # a column without arcs is no entry at all, so renumbering buys nothing.
+    # Dropping arcs keeps the others in their order.
+    chosen = _padded.solve_padded(compact.kept_rows, compact.kept_cols, compact.weights, arcs.n_rows, arcs.n_cols,
+                                  in_row_order=arcs.ordered)
     return (*_picked(arcs, compact, chosen), _padded.BACKEND)
 
 
@@ -216,7 +220,8 @@ def max_weight_matching(
     # (each arc then owns a non-zero cell); otherwise check them here.
     matrix_checks_repeats = dense and compact.kept_all and compact.rows.size > 0
     if not arcs.grid and not matrix_checks_repeats:
-        reject_repeated_arcs(arcs.rows, arcs.cols, arcs.n_rows, arcs.n_cols)
+        if reject_repeated_arcs(arcs.rows, arcs.cols, arcs.n_rows, arcs.n_cols):
+            arcs = dataclasses.replace(arcs, ordered=True)
     if compact.rows.size == 0:
         picked_rows = picked_cols = np.zeros(0, dtype=np.int64)
         picked_weights = arcs.weights[:0]
