@@ -102,39 +102,52 @@ BACKENDS = ("auto", *REGISTRY)
 
 # The dense back end allocates two n_rows x n_cols matrices (12 bytes a cell).
 _DENSE_MAX_CELLS = 250_000_000
-# ... and pays off once this share of the cells are arcs.
+# lapjv on a square input pays off once this share of the cells are arcs ...
 _DENSE_MIN_DENSITY = 0.05
+# ... scipy's dense solver on a rectangular one only from this share: below
+# it the padded sparse back end is as fast or faster (benchmarks/SOLVERS.md).
+_DENSE_RECT_MIN_DENSITY = 0.6
 
 
 def choose_backend(n_arcs: int, n_rows: int, n_cols: int, largest_weight: float,
                    integral: bool) -> str:
     """Pick the fastest exact back end for a compacted input's shape.
 
-    Dense inputs (at least 5 % of the cells are arcs, at most 250 M cells)
-    go to ``lap.lapjv`` when square and lap is installed, else to
-    scipy's dense assignment solver; everything else to the OR-Tools
-    min-cost flow; the OR-Tools assignment solver is kept for complete square
-    inputs whose integer weights are too large for float64. Square sparse
-    inputs try the certified lapmod back end first (see solvers/_lapmod.py).
-    See
+    - square, at least 5 % of the cells are arcs, lap installed: ``lapjv``;
+    - square and sparser: the certified ``lapmod`` (min-cost flow when it
+      cannot certify);
+    - rectangular with at least 60 % of the cells arcs: scipy's dense
+      ``linear_sum_assignment`` (``scipy_dense``);
+    - any other rectangular input: ``padded_sparse`` (scipy's sparse
+      assignment with one stand-in column per row);
+    - integer weights too large for float64 (``max w * min(R, C) >=
+      2**52``): the OR-Tools assignment for a complete square input, the
+      OR-Tools min-cost flow otherwise.
+
+    The dense back ends are limited to 250 M cells. See
     benchmarks/SOLVERS.md for the measurements behind these thresholds.
     """
     if n_rows == 0 or n_cols == 0:
         return _flow.BACKEND
     cells = n_rows * n_cols
-    if n_arcs >= _DENSE_MIN_DENSITY * cells and cells <= _DENSE_MAX_CELLS:
-        if _dense.fits(n_rows, n_cols, largest_weight, integral):
-            # lapjv is ~3-9x faster than scipy on square input, but slower
-            # on any rectangular one (it pads to a square; scipy is fast
-            # there): measured in benchmarks/SOLVERS.md.
-            if n_rows == n_cols and _dense.LAP_BACKEND in BACKENDS:
-                return _dense.LAP_BACKEND
+    density = n_arcs / cells
+    fits = _dense.fits(n_rows, n_cols, largest_weight, integral)
+    square = n_rows == n_cols
+    if fits and cells <= _DENSE_MAX_CELLS:
+        # lapjv is ~3-9x faster than scipy on square input, but slower on
+        # any rectangular one (it pads to a square).
+        if square and density >= _DENSE_MIN_DENSITY:
+            return _dense.LAP_BACKEND if _dense.LAP_BACKEND in BACKENDS else _dense.BACKEND
+        if not square and density >= _DENSE_RECT_MIN_DENSITY:
             return _dense.BACKEND
+    if not fits and density >= _DENSE_MIN_DENSITY and cells <= _DENSE_MAX_CELLS:
         limit = _assignment.cost_limit(_assignment.side_size(n_rows, n_cols, n_arcs))
         if _assignment.is_complete_square(n_rows, n_cols, n_arcs) and largest_weight <= limit:
             return _assignment.BACKEND
     if _lapmod.BACKEND in BACKENDS and _lapmod.applicable(n_rows, n_cols, n_arcs):
         return _lapmod.BACKEND  # falls back to min_cost_flow if not certified
+    if fits:
+        return _padded.BACKEND
     return _flow.BACKEND
 
 
@@ -165,7 +178,7 @@ def max_weight_matching(
         Accepted for a uniform signature; the exact algorithms need no
         limits.
     backend : {"auto", "min_cost_flow", "linear_sum_assignment", "scipy_dense", \
-"lapjv", "lapmod"}
+"padded_sparse", "lapjv", "lapmod"}
         Algorithm; ``"auto"`` chooses by the input's shape (see
         :func:`choose_backend`). ``"lapjv"`` and ``"lapmod"`` exist only
         when the lap package is installed (see ``BACKENDS``); ``"lapmod"``
@@ -189,8 +202,9 @@ def max_weight_matching(
     Exact for integer weights. For the OR-Tools back ends float weights are
     scaled by a power of two and rounded to int64, so the result is within
     ``1 / scale`` per pair of the optimum (far below 1e-6 for weights of
-    ordinary size); the scipy and lap back ends work in float64 directly. The
-    objective is always summed from the original weights.
+    ordinary size); the scipy (dense and padded sparse) and lap back ends work
+    in float64 directly. The objective is always summed from the original
+    weights.
 
     Examples
     --------

@@ -161,7 +161,27 @@ def test_backend_is_chosen_by_shape():
     assert wide.backend in ("lapmod", "min_cost_flow")
     not_square = max_weight_matching(np.arange(500), np.arange(500) % 400,
                                      np.ones(500, np.int64), n_cols=600)
-    assert not_square.backend == "min_cost_flow"
+    assert not_square.backend == "padded_sparse"
+    assert not_square.objective == 400
+
+
+def test_region_shaped_input_goes_to_the_padded_sparse_back_end():
+    # Few units, many households, a fifth of the pairs eligible (as in a
+    # region): the padded sparse assignment, unless the weights are too
+    # large for float64, then the min-cost flow.
+    rng = np.random.default_rng(3)
+    mask = rng.random((40, 400)) < 0.2
+    rows, cols = np.nonzero(mask)
+    weights = rng.integers(1, 1000, size=rows.size)
+    result = max_weight_matching(rows, cols, weights)
+    assert result.backend == "padded_sparse"
+    flow = max_weight_matching(rows, cols, weights, backend="min_cost_flow")
+    assert result.objective == flow.objective
+    huge = max_weight_matching(rows, cols, weights + 2**50)
+    assert huge.backend == "min_cost_flow"
+    denser = rng.random((40, 400)) < 0.7
+    rows, cols = np.nonzero(denser)
+    assert max_weight_matching(rows, cols, np.ones(rows.size, np.int64)).backend == "scipy_dense"
 
 
 def test_huge_integer_weights_on_dense_input_avoid_float_rounding():
