@@ -45,13 +45,17 @@ def table_order(units: np.ndarray, score: np.ndarray, household_rank: np.ndarray
     score in 1e-4 points, household rank) is sorted; pairs that do not come
     unit by unit are ordered as one block.
     """
+    return _ordered_blocks(units, score, household_rank, workers, block)[0]
+
+
+def _ordered_blocks(units, score, household_rank, workers, block):
     n = len(units)
     order = np.empty(n, dtype=np.int64)
     if n == 0:
-        return order
+        return order, []
     by_unit = bool(np.all(units[1:] >= units[:-1]))
     blocks = unit_blocks(units, block) if by_unit else [(0, n)]
-    rank_bits = _bits(int(household_rank.max()) if household_rank.size else 0)
+    rank_bits = _bits(int(household_rank.max()))
 
     def run(bounds: tuple[int, int]) -> None:
         start, stop = bounds
@@ -73,7 +77,27 @@ def table_order(units: np.ndarray, score: np.ndarray, household_rank: np.ndarray
         order[start:stop] = local + start
 
     run_all(run, blocks, workers if len(blocks) > 1 else 1)
-    return order
+    return order, blocks
+
+
+def _gathered(columns: list[tuple[np.ndarray, float | None]], order: np.ndarray, blocks, workers: int
+              ) -> list[np.ndarray]:
+    """Each column taken in ``order`` (divided by its divisor if any), block
+    by block: a block's order only points inside the block, so each block
+    gathers from memory in cache, and blocks run in parallel."""
+    outs = [np.empty(len(order), dtype=np.float64 if divisor else column.dtype) for column, divisor in columns]
+
+    def run(bounds: tuple[int, int]) -> None:
+        start, stop = bounds
+        at = order[start:stop] if len(blocks) > 1 else order
+        for (column, divisor), out in zip(columns, outs):
+            if divisor:
+                np.divide(np.take(column, at), divisor, out=out[start:stop])
+            else:
+                np.take(column, at, out=out[start:stop])
+
+    run_all(run, blocks, workers if len(blocks) > 1 else 1)
+    return outs
 
 
 def scores_frame(region: Region, scores: PairScores, workers: int = 2) -> pl.DataFrame:
@@ -83,18 +107,21 @@ def scores_frame(region: Region, scores: PairScores, workers: int = 2) -> pl.Dat
     # Households are ordered by the rank of their id: integers, much faster
     # than comparing millions of strings.
     household_rank = np.argsort(np.argsort(region.household_arrays.household_ids, kind="stable"), kind="stable")
-    order = table_order(scores.units, scores.score, household_rank[scores.households], workers)
+    order, blocks = _ordered_blocks(scores.units, scores.score, household_rank[scores.households], workers, None)
+    columns = [(scores.units, None), (scores.households, None), (scores.score, None), (scores.weight, None),
+               *((scores.points[:, k], 1e4) for k in range(len(FACTORS))),
+               (scores.fee, None), (scores.distance_km, None)]
+    units, households, score, weight, *factors, fee, distance_km = _gathered(columns, order, blocks, workers)
     # Typed columns, so that no pair at all still gives the contract's
     # columns and types (an empty result is a result).
     frame = pl.DataFrame({
-        "unit_id": pl.Series(region.unit_arrays.unit_ids, dtype=pl.String).gather(scores.units[order]),
-        "household_id": pl.Series(region.household_arrays.household_ids, dtype=pl.String).gather(
-            scores.households[order]),
-        "score": scores.score[order],
-        "weight": scores.weight[order],
-        **{name: scores.points[order, k] / 1e4 for k, name in enumerate(FACTORS)},
-        "fee": scores.fee[order],
-        "distance_km": scores.distance_km[order].round(2),
+        "unit_id": pl.Series(region.unit_arrays.unit_ids, dtype=pl.String).gather(units),
+        "household_id": pl.Series(region.household_arrays.household_ids, dtype=pl.String).gather(households),
+        "score": score,
+        "weight": weight,
+        **dict(zip(FACTORS, factors)),
+        "fee": fee,
+        "distance_km": distance_km.round(2),
     }, schema=SCORES_SCHEMA)
     return frame
 
