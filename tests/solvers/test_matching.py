@@ -276,3 +276,17 @@ def test_repeated_arc_found_by_hash_on_huge_grid(seed):
         assert not _distinct_by_hash(repeated)
     # Many repeats of few keys: every key collides with itself.
     assert not _distinct_by_hash(np.repeat(keys[:50], 7))
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_light_arcs_are_taken_and_rows_left_out_cost_nothing(backend):
+    # Leaving a row unmatched must be worth exactly nothing: a stand-in that
+    # cost or paid anything would drop a light arc or take a worse pair.
+    rows, cols = np.array([0, 1, 1, 3, 4]), np.array([0, 0, 2, 2, 3])
+    weights = np.array([0.25, 0.5, 1e-9, 2.0, 1e-9])
+    result = max_weight_matching(rows, cols, weights, n_rows=6, n_cols=5, backend=backend)
+    assert result.pairs.tolist() == [[1, 0], [3, 2], [4, 3]]
+    assert result.objective == pytest.approx(2.5 + 1e-9, rel=1e-15)
+    tall = max_weight_matching(cols, rows, weights, n_rows=5, n_cols=6, backend=backend)
+    assert tall.pairs.tolist() == [[0, 1], [2, 3], [3, 4]]
+    assert tall.objective == result.objective
