@@ -165,7 +165,7 @@ def run_shape(n_children: int, n_households: int, repeat: int, skip_slow: bool) 
         if row_ids.size * col_ids.size <= 10_000_000 or not skip_slow:
             import lap
 
-            seconds, out = _clock(lambda: lap.lapjv(matrix, extend_cost=True, return_cost=False), repeat)
+            seconds, out = _clock(lambda: lap.lapjv(matrix, extend_cost=True, return_cost=False), 1)
             x = np.asarray(out[0])
             chosen = np.flatnonzero(x >= 0)
             note(peers, "peer: lap.lapjv(extend_cost) (dense)", seconds, int(-matrix[chosen, x[chosen]].sum()))
