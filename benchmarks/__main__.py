@@ -9,7 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose")
+MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose",
+           "benchmarks.bench_core")
 
 
 def main() -> int:
