@@ -9,10 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose")
-# Issue 11: exchange days.
-MODULES += ("benchmarks.bench_exchange",)
-MODULES += ("benchmarks.bench_report",)  # issue 11
+MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose",
+           "benchmarks.bench_core", "benchmarks.bench_exchange", "benchmarks.bench_report", "benchmarks.bench_store")
 
 
 def main() -> int:

@@ -24,6 +24,9 @@ class Arcs:
     # The arcs list every cell of the n_rows x n_cols grid once, in row-major
     # order (so they are distinct and every row and column is present).
     grid: bool = False
+    # The arcs are listed row by row, each row's columns ascending (so they
+    # are distinct and grouped by row).
+    ordered: bool = False
 
 
 def _as_index(name: str, values) -> np.ndarray:
@@ -137,18 +140,25 @@ def _is_grid(rows, cols, n_rows, n_cols) -> bool:
     )
 
 
-def reject_repeated_arcs(rows, cols, n_rows: int, n_cols: int) -> None:
-    """Raise ValueError naming the first repeated (row, column) arc, if any."""
+def reject_repeated_arcs(rows, cols, n_rows: int, n_cols: int) -> bool:
+    """Raise ValueError naming the first repeated (row, column) arc, if any.
+
+    Returns whether the arcs are listed row by row with each row's columns
+    ascending (then one comparison pass proved them distinct).
+    """
     if rows.size < 2:
-        return
+        return True
     keys = rows * n_cols + cols
+    # As a region's eligible pairs come: unit by unit, households ascending.
+    if bool(np.all(keys[1:] > keys[:-1])):
+        return True
     if n_rows * n_cols <= _BITMAP_CELLS:
         seen = np.zeros(n_rows * n_cols, dtype=bool)
         seen[keys] = True
         if np.count_nonzero(seen) == keys.size:
-            return
+            return False
     elif _distinct_by_hash(keys):
-        return
+        return False
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     repeats = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
@@ -157,6 +167,7 @@ def reject_repeated_arcs(rows, cols, n_rows: int, n_cols: int) -> None:
         raise ValueError(
             f"repeated arc (row {int(rows[arc])}, col {int(cols[arc])}) at arc {arc}"
         )
+    return False
 
 
 def _distinct_by_hash(keys: np.ndarray) -> bool:

@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class CompactArcs:
-    """Positive arcs on renumbered rows/columns, with the maps back."""
+    """Positive arcs on renumbered rows/columns, with the maps back.
+
+    The renumbered ``rows`` and ``cols`` are computed when first read: a
+    back end that works on the original indices (``kept_rows``,
+    ``kept_cols``) skips a gather over every arc.
+    """
 
     keep: np.ndarray | None  # index into the caller's arcs; None: all of them
-    rows: np.ndarray  # compact row of each kept arc
-    cols: np.ndarray
+    kept_rows: np.ndarray  # original row of each kept arc
+    kept_cols: np.ndarray
     weights: np.ndarray
     row_ids: np.ndarray  # original row of each compact row
     col_ids: np.ndarray
+    row_map: np.ndarray | None  # compact row of each original row; None: the same
+    col_map: np.ndarray | None
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """Compact row of each kept arc."""
+        return self.kept_rows if self.row_map is None else self.row_map[self.kept_rows]
+
+    @cached_property
+    def cols(self) -> np.ndarray:
+        """Compact column of each kept arc."""
+        return self.kept_cols if self.col_map is None else self.col_map[self.kept_cols]
 
     @property
     def arc_ids(self) -> np.ndarray:
         """Index into the caller's arcs of each kept arc."""
         if self.keep is None:
-            return np.arange(self.rows.size, dtype=np.int64)
+            return np.arange(self.kept_rows.size, dtype=np.int64)
         return self.keep
 
     @property
@@ -31,14 +49,14 @@ class CompactArcs:
         return self.keep is None
 
 
-def _renumber(indices: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    # A presence mask and a cumulative sum renumber in O(n + size), no sort.
+def _present(indices: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray]:
+    # A presence mask and a cumulative sum renumber in O(n + size), no sort;
+    # the gather through the map is left to CompactArcs.
     present = np.zeros(size, dtype=bool)
     present[indices] = True
-    if present.all():  # nothing to drop: skip a gather over every arc
-        return indices, np.arange(size, dtype=np.int64)
-    new_index = np.cumsum(present, dtype=np.int64) - 1
-    return new_index[indices], np.flatnonzero(present)
+    if present.all():  # nothing to drop: no map at all
+        return None, np.arange(size, dtype=np.int64)
+    return np.cumsum(present, dtype=np.int64) - 1, np.flatnonzero(present)
 
 
 def compact_positive(rows, cols, weights, n_rows: int, n_cols: int,
@@ -54,11 +72,11 @@ def compact_positive(rows, cols, weights, n_rows: int, n_cols: int,
         if grid:
             return CompactArcs(None, rows, cols, weights,
                                np.arange(n_rows, dtype=np.int64),
-                               np.arange(n_cols, dtype=np.int64))
+                               np.arange(n_cols, dtype=np.int64), None, None)
         keep, kept_rows, kept_cols, kept_weights = None, rows, cols, weights
     else:
         keep = np.flatnonzero(weights > 0)
         kept_rows, kept_cols, kept_weights = rows[keep], cols[keep], weights[keep]
-    new_rows, row_ids = _renumber(kept_rows, n_rows)
-    new_cols, col_ids = _renumber(kept_cols, n_cols)
-    return CompactArcs(keep, new_rows, new_cols, kept_weights, row_ids, col_ids)
+    row_map, row_ids = _present(kept_rows, n_rows)
+    col_map, col_ids = _present(kept_cols, n_cols)
+    return CompactArcs(keep, kept_rows, kept_cols, kept_weights, row_ids, col_ids, row_map, col_map)

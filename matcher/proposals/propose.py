@@ -87,8 +87,13 @@ def pair_positions(region: Region, scores: PairScores, units, households) -> np.
     if len(scores.units) == 0:
         return np.full(len(wanted), -1, dtype=np.int64)
     key = scores.units * n_h + scores.households
-    order = np.argsort(key, kind="stable")  # already sorted in practice: cheap
-    found = order[np.minimum(np.searchsorted(key, wanted, sorter=order), len(key) - 1)]
+    # all_scores lists pairs unit by unit, households ascending: the keys
+    # are then sorted already and a binary search needs no sort at all.
+    if bool(np.all(key[1:] > key[:-1])):
+        found = np.minimum(np.searchsorted(key, wanted), len(key) - 1)
+    else:
+        order = np.argsort(key, kind="stable")
+        found = order[np.minimum(np.searchsorted(key, wanted, sorter=order), len(key) - 1)]
     return np.where(key[found] == wanted, found, -1)
 
 

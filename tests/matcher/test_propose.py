@@ -218,3 +218,18 @@ def test_fixing_an_ineligible_pair_says_why(region_files, run_cli, tmp_path, wor
     status, _, err = run_cli("propose", "--children", children, "--households", households, "--as-of",
                              AS_OF.isoformat(), "--out", tmp_path / "x.csv", "--fix", pair)
     assert status == 2 and "rule" in err and not (tmp_path / "x.csv").exists()
+
+
+def test_plain_proposal_is_unchanged_by_the_padded_back_end(world, monkeypatch):
+    # Issue 14 moved region-shaped arcs from scipy's dense assignment to
+    # the padded sparse one: without --fix or --exclude the links must be
+    # the ones the dense back end proposed.
+    from solvers import matching
+
+    new = propose(world, make_request())
+    assert "padded_sparse" in new.method
+    monkeypatch.setattr(matching, "choose_backend", lambda *shape: "scipy_dense")
+    old = propose(world, make_request())
+    assert "scipy_dense" in old.method
+    assert new.links.equals(old.links)
+    assert new.objective == old.objective

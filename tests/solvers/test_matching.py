@@ -161,7 +161,27 @@ def test_backend_is_chosen_by_shape():
     assert wide.backend in ("lapmod", "min_cost_flow")
     not_square = max_weight_matching(np.arange(500), np.arange(500) % 400,
                                      np.ones(500, np.int64), n_cols=600)
-    assert not_square.backend == "min_cost_flow"
+    assert not_square.backend == "padded_sparse"
+    assert not_square.objective == 400
+
+
+def test_region_shaped_input_goes_to_the_padded_sparse_back_end():
+    # Few units, many households, a fifth of the pairs eligible (as in a
+    # region): the padded sparse assignment, unless the weights are too
+    # large for float64, then the min-cost flow.
+    rng = np.random.default_rng(3)
+    mask = rng.random((40, 400)) < 0.2
+    rows, cols = np.nonzero(mask)
+    weights = rng.integers(1, 1000, size=rows.size)
+    result = max_weight_matching(rows, cols, weights)
+    assert result.backend == "padded_sparse"
+    flow = max_weight_matching(rows, cols, weights, backend="min_cost_flow")
+    assert result.objective == flow.objective
+    huge = max_weight_matching(rows, cols, weights + 2**50)
+    assert huge.backend == "min_cost_flow"
+    denser = rng.random((40, 400)) < 0.7
+    rows, cols = np.nonzero(denser)
+    assert max_weight_matching(rows, cols, np.ones(rows.size, np.int64)).backend == "scipy_dense"
 
 
 def test_huge_integer_weights_on_dense_input_avoid_float_rounding():
@@ -171,11 +191,11 @@ def test_huge_integer_weights_on_dense_input_avoid_float_rounding():
     offsets = np.array([5, 1, 9, 2, 8, 3, 7, 4, 6], dtype=np.int64)
     weights = 2**52 + offsets
     result = max_weight_matching(rows, cols, weights)
-    assert result.backend not in ("scipy_dense", "lapjv")
+    assert result.backend not in ("scipy_dense", "lapjv", "padded_sparse")
     best = max(sum(int(weights[3 * r + c]) for r, c in enumerate(perm))
                for perm in itertools.permutations(range(3)))
     assert result.objective == best
-    for backend in {"scipy_dense", "lapjv"} & set(BACKENDS):
+    for backend in {"scipy_dense", "lapjv", "padded_sparse"} & set(BACKENDS):
         with pytest.raises(ValueError, match="too large"):
             max_weight_matching(rows, cols, weights, backend=backend)
 
@@ -256,3 +276,17 @@ def test_repeated_arc_found_by_hash_on_huge_grid(seed):
         assert not _distinct_by_hash(repeated)
     # Many repeats of few keys: every key collides with itself.
     assert not _distinct_by_hash(np.repeat(keys[:50], 7))
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_light_arcs_are_taken_and_rows_left_out_cost_nothing(backend):
+    # Leaving a row unmatched must be worth exactly nothing: a stand-in that
+    # cost or paid anything would drop a light arc or take a worse pair.
+    rows, cols = np.array([0, 1, 1, 3, 4]), np.array([0, 0, 2, 2, 3])
+    weights = np.array([0.25, 0.5, 1e-9, 2.0, 1e-9])
+    result = max_weight_matching(rows, cols, weights, n_rows=6, n_cols=5, backend=backend)
+    assert result.pairs.tolist() == [[1, 0], [3, 2], [4, 3]]
+    assert result.objective == pytest.approx(2.5 + 1e-9, rel=1e-15)
+    tall = max_weight_matching(cols, rows, weights, n_rows=5, n_cols=6, backend=backend)
+    assert tall.pairs.tolist() == [[0, 1], [2, 3], [3, 4]]
+    assert tall.objective == result.objective
