@@ -7,15 +7,17 @@ test that fails when it is removed."""
 from __future__ import annotations
 
 import csv
-import io
 import re
+from collections import Counter
+from contextlib import ExitStack
 
 import pytest
 from fastapi.testclient import TestClient
 
 from matcher import api
 from matcher.web.app import COOKIE, create_app
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, write_region
+from tests.store.conftest import throwaway_postgres_database
 
 PASSWORD = "correct horse battery"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,23 +28,31 @@ def _rows(path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture
-def site(loaded, region, run_cli, monkeypatch):
-    """The loaded store with one account per role for agency A (the agency
-    of the first waiting child), a family finder of another agency B, and
-    the app."""
-    children = _rows(region[0])
-    waiting = [r for r in children if r["status"] == "waiting"]
-    own = waiting[0]["agency_id"]
-    other = next(r["agency_id"] for r in waiting if r["agency_id"] != own)
-    for name, role, agency in (("finder", "family_finder", own), ("manager", "agency_manager", own),
-                               ("admin", "admin", None), ("stranger", "family_finder", other)):
-        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-        args = ["user", "add", "--db", loaded, "--username", name, "--role", role]
-        status, _, err = run_cli(*args, *(["--agency", agency] if agency else []))
-        assert status == 0, err
-    return {"db": loaded, "app": create_app(loaded, as_of=AS_OF), "own": own, "other": other,
-            "children": children, "waiting": waiting, "households": _rows(region[1])}
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request, tmp_path_factory):
+    """A store (each back end, made once for the module: each test that
+    changes it works on its own child) holding a generated region, with one
+    account per role for agency A (the agency with the most waiting
+    children), a family finder of another agency B, and the app."""
+    folder = tmp_path_factory.mktemp("pages")
+    region = write_region(folder, n_children=120, n_households=180)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            db = str(folder / "register.sqlite3")
+        else:
+            db = stack.enter_context(throwaway_postgres_database("matcher_pages"))
+        api.init_store(db)
+        api.import_files(region[0], region[1], AS_OF, db)
+        children = _rows(region[0])
+        waiting = [r for r in children if r["status"] == "waiting"]
+        counts = Counter(r["agency_id"] for r in waiting)
+        own, other = sorted(counts, key=lambda a: (-counts[a], a))[:2]
+        for name, role, agency in (("finder", "family_finder", own), ("manager", "agency_manager", own),
+                                   ("admin", "admin", None), ("stranger", "family_finder", other)):
+            api.add_user(db, name, role, agency, PASSWORD)
+        yield {"db": db, "app": create_app(db, as_of=AS_OF), "own": own, "other": other, "children": children,
+               "waiting": waiting, "households": _rows(region[1])}
+        api.close_store(db)
 
 
 def login(site, username: str) -> TestClient:
@@ -62,15 +72,19 @@ def csrf(client: TestClient, path: str = "/children") -> str:
     return TOKEN.search(client.get(path).text).group(1)
 
 
-def ranked_child(site, agency: str) -> tuple[str, list[str]]:
-    """A waiting child of ``agency`` with ranked households, and those households."""
+def ranked_child(site, agency: str, nth: int = 0) -> tuple[str, list[str]]:
+    """The ``nth`` waiting child of ``agency`` (one per unit) with at least
+    two ranked households, and those households (each test that changes the
+    store takes its own child)."""
     region = api.region_from_store(site["db"], AS_OF)
-    for row in site["waiting"]:
-        if row["agency_id"] == agency:
-            answer = api.rank(region, child_id=row["child_id"], options=api.QueryOptions(top=10))
-            if answer["results"]:
-                return row["child_id"], [r["household_id"] for r in answer["results"]]
-    raise AssertionError("no waiting child with an eligible household")
+    found = []
+    for child in (u["child_ids"][0] for u in api.waiting_table(region, agency_id=agency)["units"]):
+        answer = api.rank(region, child_id=child, options=api.QueryOptions(top=10))
+        if len(answer["results"]) >= 2:
+            found.append((child, [r["household_id"] for r in answer["results"]]))
+            if len(found) > nth:
+                return found[nth]
+    raise AssertionError(f"fewer than {nth + 1} waiting units with two eligible households")
 
 
 def test_every_response_has_the_security_headers(site):
@@ -168,7 +182,7 @@ def test_the_waiting_table_filters_with_and_without_htmx(site):
 
 def test_a_child_page_ranks_households_with_signed_reasons(site):
     client = login(site, "finder")
-    child, households = ranked_child(site, site["own"])
+    child, households = ranked_child(site, site["own"], 4)
     page = client.get(f"/children/{child}").text
     answer = api.rank(api.region_from_store(site["db"], AS_OF), child_id=child, options=api.QueryOptions(top=10))
     positions = [page.index(f'id="household-{h}"') for h in households]
@@ -196,7 +210,7 @@ def _escaped(text: str) -> str:
 
 def test_another_agency_s_child_is_not_found_on_every_page(site):
     client = login(site, "stranger")
-    child, households = ranked_child(site, site["own"])
+    child, households = ranked_child(site, site["own"], 5)
     token = csrf(client)
     assert client.get(f"/children/{child}").status_code == 404
     assert client.get(f"/children/{child}/why-not", params={"household": households[0]}).status_code == 404
@@ -205,13 +219,13 @@ def test_another_agency_s_child_is_not_found_on_every_page(site):
         answer = client.post(f"/children/{child}/households/{households[0]}/{action}",
                              data={"csrf_token": token, "reason": "not ours"})
         assert answer.status_code == 404, action
-    assert api.list_links(site["db"]) == ()
+    assert api.list_links(site["db"], child_id=child) == ()
     assert client.get(f"/children/{child}").status_code == 404
 
 
 def test_why_not_explains_a_household_in_full_and_as_a_fragment(site):
     client = login(site, "finder")
-    child, households = ranked_child(site, site["own"])
+    child, households = ranked_child(site, site["own"], 3)
     region = api.region_from_store(site["db"], AS_OF)
     refused = next(h["household_id"] for h in site["households"]
                    if not api.why_not(region, child, h["household_id"])["eligible"])
@@ -229,12 +243,12 @@ def test_why_not_explains_a_household_in_full_and_as_a_fragment(site):
 
 def test_decline_needs_the_csrf_token_and_a_reason_and_is_audited_as_web(site):
     client = login(site, "finder")
-    child, households = ranked_child(site, site["own"])
+    child, households = ranked_child(site, site["own"], 0)
     target = households[0]
     path = f"/children/{child}/households/{target}/decline"
     assert client.post(path, data={"reason": "too far"}).status_code == 403
     assert client.post(path, data={"reason": "too far", "csrf_token": "forged"}).status_code == 403
-    assert api.list_links(site["db"]) == ()
+    assert api.list_links(site["db"], child_id=child) == ()
     token = csrf(client, f"/children/{child}")
     assert client.post(path, data={"csrf_token": token, "reason": " "}).status_code == 400
     done = client.post(path, data={"csrf_token": token, "reason": "too far"}, follow_redirects=False)
@@ -250,7 +264,7 @@ def test_decline_needs_the_csrf_token_and_a_reason_and_is_audited_as_web(site):
 
 def test_explore_and_exclude_move_the_pair_through_the_domain_api(site):
     client = login(site, "finder")
-    child, households = ranked_child(site, site["own"])
+    child, households = ranked_child(site, site["own"], 1)
     token = csrf(client, f"/children/{child}")
     assert client.post(f"/children/{child}/households/{households[0]}/explore", data={}).status_code == 403
     answer = client.post(f"/children/{child}/households/{households[0]}/explore", data={"csrf_token": token},
@@ -273,7 +287,7 @@ def test_explore_and_exclude_move_the_pair_through_the_domain_api(site):
 
 def test_links_and_their_history_are_the_own_agency_s(site):
     client = login(site, "finder")
-    child, households = ranked_child(site, site["own"])
+    child, households = ranked_child(site, site["own"], 2)
     token = csrf(client, f"/children/{child}")
     client.post(f"/children/{child}/households/{households[0]}/decline",
                 data={"csrf_token": token, "reason": "too far"})
