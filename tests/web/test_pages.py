@@ -120,6 +120,19 @@ def test_the_login_form_needs_its_token(site):
     assert forged.status_code == 403 and not client.cookies.get(COOKIE)
 
 
+def test_a_form_from_another_site_is_refused_even_with_its_token(site):
+    client = TestClient(site["app"])
+    token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
+    answer = client.post("/login", data={"username": "finder", "password": PASSWORD, "login_token": token},
+                         headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False)
+    assert answer.status_code == 403 and not client.cookies.get(COOKIE)
+    client = login(site, "finder")
+    child, households = ranked_child(site, site["own"], 6)
+    answer = client.post(f"/children/{child}/households/{households[0]}/decline",
+                         data={"csrf_token": csrf(client), "reason": "x"}, headers={"Origin": "http://evil.example"})
+    assert answer.status_code == 403 and api.list_links(site["db"], child_id=child) == ()
+
+
 def test_a_wrong_password_shows_the_form_again_and_opens_no_session(site):
     client = TestClient(site["app"])
     token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)

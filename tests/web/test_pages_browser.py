@@ -47,10 +47,10 @@ def server(tmp_path_factory):
     pick = None
     for unit in units:
         answer = api.rank(region, child_id=unit["child_ids"][0], options=api.QueryOptions(top=10))
-        refused = [h for h in region.households["household_id"].to_list()
-                   if not api.why_not(region, unit["child_ids"][0], h)["eligible"]]
-        if len(answer["results"]) >= 2 and refused:
-            pick = (unit["agency_id"], unit["child_ids"][0], answer["results"][0]["household_id"], refused[0])
+        refused = next((h for h in region.households["household_id"].to_list()
+                        if not api.why_not(region, unit["child_ids"][0], h)["eligible"]), None)
+        if len(answer["results"]) >= 2 and refused is not None:
+            pick = (unit["agency_id"], unit["child_ids"][0], answer["results"][0]["household_id"], refused)
             break
     assert pick is not None
     agency = pick[0]
