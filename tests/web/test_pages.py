@@ -48,7 +48,8 @@ def site(request, tmp_path_factory):
         counts = Counter(r["agency_id"] for r in waiting)
         own, other = sorted(counts, key=lambda a: (-counts[a], a))[:2]
         for name, role, agency in (("finder", "family_finder", own), ("manager", "agency_manager", own),
-                                   ("admin", "admin", None), ("stranger", "family_finder", other)):
+                                   ("admin", "admin", None), ("stranger", "family_finder", other),
+                                   ("outsider", "agency_manager", other)):
             api.add_user(db, name, role, agency, PASSWORD)
         yield {"db": db, "app": create_app(db, as_of=AS_OF), "own": own, "other": other, "children": children,
                "waiting": waiting, "households": _rows(region[1])}
@@ -323,8 +324,9 @@ def test_the_audit_page_is_for_managers_and_admins(site):
         page = login(site, name).get("/audit")
         assert page.status_code == 200, name
         assert f"rank --child {child}" in page.text and "<td>finder</td>" in page.text
-    stranger_manager = login(site, "stranger")  # a family finder of B: refused all the same
-    assert stranger_manager.get("/audit").status_code == 403
+    assert login(site, "stranger").get("/audit").status_code == 403  # a family finder of B
+    outsider = login(site, "outsider").get("/audit")  # a manager of B: no row about A's children
+    assert outsider.status_code == 200 and f"rank --child {child}" not in outsider.text
 
 
 def test_a_household_page_shows_only_the_own_agency_s_units(site):
