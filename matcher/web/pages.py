@@ -78,8 +78,15 @@ class Viewer:
         return self.account.role in ("agency_manager", "admin")
 
 
+def _fragment(request: Request) -> bool:
+    """Whether HTMX asks for a part of a page (never when it restores a page
+    from history: that needs the whole page)."""
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
+
+
 def render(template: str, status: int = 200, **values) -> HTMLResponse:
-    return HTMLResponse(_env.get_template(template).render(**values), status_code=status)
+    return HTMLResponse(_env.get_template(template).render(**values), status_code=status,
+                        headers={"Vary": "HX-Request, HX-History-Restore-Request"})
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -210,7 +217,7 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
     @app.get("/children", include_in_schema=False)
     def children(request: Request, need: str = "", age: str = "", size: str = "", who=Depends(viewer)):
         values = waiting(who, need, age, size)
-        if request.headers.get("hx-request") == "true":
+        if _fragment(request):
             return render("_waiting_table.html", **values)
         return render("children.html", who=who, title="Children waiting", **values)
 
@@ -254,7 +261,7 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
                                    child_id=child_id, household_id=household)
             except api.LookupInputError:
                 why["problem"] = f"There is no household {household} in the region."
-        if request.headers.get("hx-request") == "true":
+        if _fragment(request):
             return render("_why_not.html", why=why, child_id=child_id)
         values = ranking(who, child_id)
         return render("child.html", 404 if why["problem"] and household else 200, who=who,

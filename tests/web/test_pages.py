@@ -188,6 +188,9 @@ def test_the_waiting_table_filters_with_and_without_htmx(site):
     full = client.get("/children", params={"size": size}).text
     part = client.get("/children", params={"size": size}, headers={"HX-Request": "true"}).text
     assert "<html" in full and "<html" not in part and part.lstrip().startswith('<section id="waiting"')
+    restored = client.get("/children", params={"size": size},
+                          headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}).text
+    assert "<html" in restored  # going back in history needs the whole page
     for page in (full, part):
         shown = re.findall(r"<tr>\s*<td>([^<]+)</td>", page)
         assert shown == wanted
