@@ -1099,3 +1099,68 @@ def parse_budgets(values) -> dict[str, int]:
 
 
 __all__ += ["parse_budgets"]
+
+
+# --- waiting units for the web pages -------------------------------------------------------------------------------
+#
+# The web pages' list of waiting units: each unit's groups (as the pool
+# report groups them) and its longest wait against the scorecard thresholds.
+
+def waiting_filters() -> dict[str, tuple[str, ...]]:
+    """The labels a waiting unit can be filtered by: ``need`` (highest need
+    level), ``age`` (the eldest child's age band), ``size`` (group size)."""
+    from matcher.reports.profiles import AGE_BANDS, NEED_LEVELS, SIZE_BANDS
+
+    return {"need": NEED_LEVELS, "age": tuple(label for label, _, _ in AGE_BANDS), "size": SIZE_BANDS}
+
+
+def waiting_table(region: Region, options: QueryOptions = QueryOptions(), *, agency_id: str | None = None) -> dict:
+    """Every waiting unit (of ``agency_id`` when given; a unit's agency is its
+    first child's), longest in care first: its children, groups, the most
+    days any of its children has been in care and since a placement order
+    (None without one), and whether each is over the weights' scorecard
+    threshold (strictly more days: ``care_threshold_days``,
+    ``order_threshold_days``)."""
+    import polars as pl
+
+    from matcher.reports.profiles import waiting_units
+
+    units = waiting_units(region)
+    days = (region.children.filter(pl.col("status") == "waiting")
+            .select("unit_id", (pl.lit(region.as_of) - pl.col("entered_care_date")).dt.total_days().alias("care"),
+                    (pl.lit(region.as_of) - pl.col("placement_order_date")).dt.total_days().alias("order"))
+            .group_by("unit_id").agg(pl.col("care").max(), pl.col("order").max()))
+    by_unit = {u: (c, o) for u, c, o in days.iter_rows()}
+    care_t = options.weights.care_threshold_days
+    order_t = options.weights.order_threshold_days
+    rows = []
+    for i, unit_id in enumerate(units.unit_ids):
+        if agency_id is not None and units.agency_ids[i] != agency_id:
+            continue
+        care, order = by_unit.get(unit_id, (None, None))
+        rows.append({"unit_id": unit_id, "child_ids": list(units.child_ids[i]), "agency_id": units.agency_ids[i],
+                     "age": units.age_bands[i], "size": units.size_bands[i], "need": units.need_levels[i],
+                     "care_days": None if care is None else int(care),
+                     "order_days": None if order is None else int(order),
+                     "over_care": care is not None and care > care_t,
+                     "over_order": order is not None and order > order_t})
+    rows.sort(key=lambda r: (-(r["care_days"] or 0), r["unit_id"]))
+    return _freeze({"as_of": region.as_of.isoformat(), "care_threshold_days": int(care_t),
+                    "order_threshold_days": int(order_t), "units": rows})
+
+
+def unit_agency(region: Region, unit_id: str) -> str | None:
+    """The agency of a unit (its first child's), or None for no such unit."""
+    import polars as pl
+
+    rows = region.units.filter(pl.col("unit_id") == unit_id)
+    return None if rows.height == 0 else rows["agency_id"][0]
+
+
+def agency_children(region: Region, agency_id: str | None) -> frozenset[str]:
+    """The ids of every child of ``agency_id`` in the region (every child
+    when None)."""
+    import polars as pl
+
+    kids = region.children if agency_id is None else region.children.filter(pl.col("agency_id") == agency_id)
+    return frozenset(kids["child_id"].to_list())

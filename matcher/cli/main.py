@@ -692,9 +692,14 @@ def user_enable(username: str, db: str | None) -> None:
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default="8000", show_default=True, metavar="PORT", help="Port to listen on (1-65535).")
+@click.option("--demo", is_flag=True, default=False,
+              help="Serve a throwaway store: a generated region and one account per role (passwords printed once).")
+@click.option("--out", "out", default=None, metavar="DIR",
+              help="With --demo: the folder for the demo's region and store (default: a new temporary folder).")
 @db_option
-def serve(host: str, port: str, db: str | None) -> None:
-    """Serve the JSON API (OpenAPI at /openapi.json) over the register."""
+def serve(host: str, port: str, db: str | None, demo: bool, out: str | None) -> None:
+    """Serve the pages and the JSON API (OpenAPI at /openapi.json) over the
+    register (with --demo, over a throwaway one)."""
     import uvicorn
 
     from matcher.web.app import create_app
@@ -705,6 +710,15 @@ def serve(host: str, port: str, db: str | None) -> None:
         number = 0
     if not 1 <= number <= 65535:
         raise InputError(Problem("command line", None, "--port", port, "a port number from 1 to 65535"))
+    if demo:
+        if db is not None:
+            raise InputError(Problem("command line", None, "--db", db, "no --db with --demo (it makes its own store)"))
+        from matcher.cli.serve_demo import demo_store, print_accounts
+
+        folder, db, accounts = demo_store(out, dt.date.today())
+        print_accounts(folder, db, accounts, f"http://{host}:{number}")
+    elif out is not None:
+        raise InputError(Problem("command line", None, "--out", out, "--out only with --demo"))
     api.store_provenance(db)  # a store that is not there or not initialised is refused before serving
     click.echo(f"serving {api.store_location(db)} on http://{host}:{number} (OpenAPI at /openapi.json)", err=True)
     uvicorn.run(create_app(db), host=host, port=number, log_level="warning")

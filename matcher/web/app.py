@@ -253,7 +253,46 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         # The model has no location fields: they cannot leave by mistake.
         return HouseholdForMatching(**{k: v for k, v in record.items() if k in HouseholdForMatching.model_fields})
 
+    _add_pages(app, store, today, region)
     return app
+
+
+# --- the pages and the headers of every response ------------------------------------------------------------------
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+                           "base-uri 'none'; object-src 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _add_pages(app: FastAPI, store, today, region) -> None:
+    """The server-side pages (:mod:`matcher.web.pages`), the vendored static
+    files (HTMX, the style sheet) and the security headers on every
+    response, the JSON API's included."""
+    from pathlib import Path
+
+    from fastapi.staticfiles import StaticFiles
+
+    from matcher.web.pages import add_pages
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        if request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-cache"
+        else:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    add_pages(app, store, today, region, COOKIE)
 
 
 def _csrf_ok(expected: str, given: str | None) -> bool:
