@@ -179,6 +179,27 @@ def _unconstrained(arcs: Arcs, config: SolverConfig, started: float) -> Assignme
     return _result(arcs, chosen, exact.objective, "optimal", started)
 
 
+def _variables(arcs: Arcs, fixed, bits: int):
+    """The arcs that get a variable (positive weight, or fixed), their
+    integer costs within ``bits`` for the whole objective, the scale, and
+    each arc's position among them (-1 for none)."""
+    candidate = arcs.weights > 0
+    candidate[np.asarray(fixed, dtype=np.int64)] = True
+    arc_ids = np.flatnonzero(candidate)
+    cardinality = max(1, min(arcs.n_rows, arcs.n_cols))
+    costs, scale = integer_costs(arcs.weights[arc_ids], arcs.integral, (1 << bits) // cardinality)
+    position = np.full(len(arcs.rows), -1, np.int64)
+    position[arc_ids] = np.arange(len(arc_ids))
+    return arc_ids, costs, scale, position
+
+
+def _exact(arcs: Arcs, config: SolverConfig):
+    """The exact matching without side constraints, and its arc indices."""
+    exact = max_weight_matching(arcs.rows, arcs.cols, arcs.weights,
+                                n_rows=arcs.n_rows, n_cols=arcs.n_cols, config=config)
+    return exact, _arcs_of_pairs(arcs, exact.pairs)
+
+
 def _arcs_of_pairs(arcs: Arcs, pairs: np.ndarray) -> np.ndarray:
     """Arc indices of (row, col) pairs that are known to be arcs."""
     keys = arcs.rows * max(arcs.n_cols, 1) + arcs.cols
@@ -211,21 +232,12 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     from ortools.sat.python import cp_model
 
     # Data: which arcs get a variable, and their integer objective costs.
-    candidate = arcs.weights > 0
-    candidate[side.fixed] = True
-    arc_ids = np.flatnonzero(candidate)
-    cardinality = max(1, min(arcs.n_rows, arcs.n_cols))
-    costs, scale = integer_costs(arcs.weights[arc_ids], arcs.integral,
-                                 (1 << _OBJECTIVE_BITS) // cardinality)
-    position = np.full(len(arcs.rows), -1, np.int64)
-    position[arc_ids] = np.arange(len(arc_ids))
+    arc_ids, costs, scale, position = _variables(arcs, side.fixed, _OBJECTIVE_BITS)
 
     # The exact matching without side constraints: an upper bound on the
     # answer, and the answer itself when it happens to meet them (a budget
     # that does not bind, say), with no model to build.
-    exact = max_weight_matching(arcs.rows, arcs.cols, arcs.weights,
-                                n_rows=arcs.n_rows, n_cols=arcs.n_cols, config=config)
-    exact_arcs = _arcs_of_pairs(arcs, exact.pairs)
+    exact, exact_arcs = _exact(arcs, config)
     if not len(side.fixed) and not violates(side, exact_arcs):
         return _result(arcs, exact_arcs, exact.objective, "optimal", started)
     start = _warm_start(arcs, side, exact_arcs) if hint is None else hint
@@ -266,12 +278,7 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     solution_hint.values.extend(hinted.tolist())
 
     # Solve.
-    solver = cp_model.CpSolver()
-    solver.parameters.max_deterministic_time = deterministic_limit(config.time_limit_s)
-    solver.parameters.max_time_in_seconds = WALL_CLOCK_BACKSTOP * config.time_limit_s + WALL_CLOCK_BACKSTOP_EXTRA_S
-    solver.parameters.num_workers = config.workers
-    solver.parameters.random_seed = config.seed
-    solver.parameters.linearization_level = 2
+    solver = cp_sat_solver(config)
     status = solver.Solve(model)
     work = float(solver.deterministic_time)
 
@@ -307,17 +314,8 @@ def _solve_budgets(arcs, side, hint, config, started) -> AssignmentResult:
     neighbourhood, and, unless that is certified within
     ``config.relative_gap``, CP-SAT on the arcs that reduced costs cannot
     rule out, started from it (see solvers/_budgets.py)."""
-    candidate = arcs.weights > 0
-    arc_ids = np.flatnonzero(candidate)
-    cardinality = max(1, min(arcs.n_rows, arcs.n_cols))
-    costs, scale = integer_costs(arcs.weights[arc_ids], arcs.integral,
-                                 (1 << _BUDGET_OBJECTIVE_BITS) // cardinality)
-    position = np.full(len(arcs.rows), -1, np.int64)
-    position[arc_ids] = np.arange(len(arc_ids))
-
-    exact = max_weight_matching(arcs.rows, arcs.cols, arcs.weights,
-                                n_rows=arcs.n_rows, n_cols=arcs.n_cols, config=config)
-    exact_arcs = _arcs_of_pairs(arcs, exact.pairs)
+    arc_ids, costs, scale, position = _variables(arcs, (), _BUDGET_OBJECTIVE_BITS)
+    exact, exact_arcs = _exact(arcs, config)
     if not violates(side, exact_arcs):
         return _result(arcs, exact_arcs, exact.objective, "optimal", started)
 
@@ -344,7 +342,7 @@ def _solve_budgets(arcs, side, hint, config, started) -> AssignmentResult:
     lower = int(costs[best].sum())
     # No budget raises the optimum (for float weights, allow for each
     # arc's rounding to an integer cost).
-    upper = int(costs[position[exact_arcs]].sum()) + (0 if arcs.integral else cardinality)
+    upper = int(costs[position[exact_arcs]].sum()) + (0 if arcs.integral else max(1, min(arcs.n_rows, arcs.n_cols)))
     if certificate is not None:
         upper = min(upper, certificate.upper())
     if lower >= upper or (upper - lower) <= config.relative_gap * upper:
@@ -417,21 +415,11 @@ def _budget_cp_sat(kept, start, problem, sides, time_limit_s, relative_gap, conf
     solution_hint.vars.extend([var.Index() for var in x])
     solution_hint.values.extend(hinted.tolist())
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_deterministic_time = deterministic_limit(time_limit_s)
-    solver.parameters.max_time_in_seconds = WALL_CLOCK_BACKSTOP * time_limit_s + WALL_CLOCK_BACKSTOP_EXTRA_S
-    solver.parameters.num_workers = config.workers
-    solver.parameters.random_seed = config.seed
-    solver.parameters.linearization_level = 2
+    solver = cp_sat_solver(config, time_limit_s)
     solver.parameters.relative_gap_limit = relative_gap
     # Probing in presolve cost most of the time on these models, for no
     # gain measured (400 x 600, every agency budgeted: 9.6 s -> 2.6 s).
     solver.parameters.cp_model_probing_level = 0
-    import os
-    for kv in os.environ.get('CPP', '').split(','):
-        if kv:
-            k, v = kv.split('=')
-            setattr(solver.parameters, k, type(getattr(solver.parameters, k))(eval(v)))
     status = solver.Solve(model)
     work = float(solver.deterministic_time)
     if status == cp_model.MODEL_INVALID:
@@ -466,6 +454,23 @@ def _budget_result(arcs, side, chosen, lower, upper, scale, config, started, wor
     bound = upper if arcs.integral and scale == 1.0 else upper / scale
     stopped = (upper - lower) > config.relative_gap * upper
     return _result(arcs, chosen, objective, "feasible", started, bound, work=work, stopped=stopped)
+
+
+def cp_sat_solver(config: SolverConfig, time_limit_s: float | None = None):
+    """A CP-SAT solver set up as every model here runs: the deterministic
+    limit for ``time_limit_s`` (default ``config.time_limit_s``), the far
+    wall-clock backstop, ``config``'s workers and seed, and the LP
+    relaxation at full strength."""
+    from ortools.sat.python import cp_model
+
+    limit = config.time_limit_s if time_limit_s is None else time_limit_s
+    solver = cp_model.CpSolver()
+    solver.parameters.max_deterministic_time = deterministic_limit(limit)
+    solver.parameters.max_time_in_seconds = WALL_CLOCK_BACKSTOP * limit + WALL_CLOCK_BACKSTOP_EXTRA_S
+    solver.parameters.num_workers = config.workers
+    solver.parameters.random_seed = config.seed
+    solver.parameters.linearization_level = 2
+    return solver
 
 
 def deterministic_limit(time_limit_s: float) -> float:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._results import SolverConfig
-from .constrained import WALL_CLOCK_BACKSTOP, WALL_CLOCK_BACKSTOP_EXTRA_S, deterministic_limit
+from .constrained import cp_sat_solver
 
 # Weights, bonuses and counts stay far below CP-SAT's int64 objective range.
 _MAX_COEFFICIENT = 1 << 40
@@ -235,12 +235,7 @@ def _solve(unit, household, weight, counts, table_of, capacity, n_households, n_
             reached.append(hit)
     total_short = sum(shortfall)
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_deterministic_time = deterministic_limit(config.time_limit_s)
-    solver.parameters.max_time_in_seconds = WALL_CLOCK_BACKSTOP * config.time_limit_s + WALL_CLOCK_BACKSTOP_EXTRA_S
-    solver.parameters.num_workers = config.workers
-    solver.parameters.random_seed = config.seed
-    solver.parameters.linearization_level = 2
+    solver = cp_sat_solver(config)
     every_var = [v for row in x for v in row] + shortfall + reached
     work = 0.0
 
