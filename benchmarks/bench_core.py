@@ -25,14 +25,12 @@ objectives and ``auto / fastest peer``.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
-from benchmarks.common import AS_OF, DATA, machine, region
+from benchmarks.common import AS_OF, DATA, clock, machine, region
 
 REPEAT = 3
-_ONCE_S = 20.0
 # Dense peers need a float64 matrix of rows x columns (plus scipy's copy).
 _DENSE_CELLS = 300_000_000
 
@@ -56,17 +54,6 @@ def region_arcs(n_children: int, n_households: int) -> tuple[np.ndarray, np.ndar
     saved = np.load(path)
     n_rows, n_cols = (int(x) for x in saved["n"])
     return saved["rows"], saved["cols"], saved["weights"], n_rows, n_cols
-
-
-def _clock(func, repeat: int):
-    times, value = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = func()
-        times.append(time.perf_counter() - start)
-        if times[0] > _ONCE_S:
-            break
-    return float(np.median(times)), value
 
 
 def padded_peer(rows, cols, weights, n_rows, n_cols):
@@ -137,7 +124,7 @@ def run_shape(n_children: int, n_households: int, repeat: int, skip_slow: bool) 
 
     if rows.size <= 5_000_000:  # one untimed run on these arcs first: every solver is timed warm
         max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols)
-    seconds, result = _clock(lambda: max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols), repeat)
+    seconds, result = clock(lambda: max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols), repeat)
     note(ours, "ours: auto", seconds, result.objective, f"  [{result.backend}]")
     dense_fits = units * homes <= _DENSE_CELLS
     for name in REGISTRY:
@@ -149,29 +136,29 @@ def run_shape(n_children: int, n_households: int, repeat: int, skip_slow: bool) 
             continue  # the doubled OR-Tools assignment: minutes at this size (SOLVERS.md)
         if name in ("lapmod", "lapjv") and units != homes:
             continue  # square input only (lapmod is the flow again; lapjv pads to a square: minutes)
-        seconds, result = _clock(lambda: max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols,
+        seconds, result = clock(lambda: max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols,
                                                              backend=name), repeat)
         note(ours, f"ours: {name}", seconds, result.objective, f"  [{result.backend}]")
 
-    seconds, objective = _clock(lambda: padded_peer(rows, cols, weights, n_rows, n_cols), repeat)
+    seconds, objective = clock(lambda: padded_peer(rows, cols, weights, n_rows, n_cols), repeat)
     note(peers, "peer: scipy padded sparse (incl. building)", seconds, objective)
     if dense_fits:
         # Compacted to the rows and columns with arcs, as ours works.
         row_ids, r = np.unique(rows, return_inverse=True)
         col_ids, c = np.unique(cols, return_inverse=True)
         matrix = dense_matrix(r, c, weights, row_ids.size, col_ids.size)
-        seconds, (a, b) = _clock(lambda: linear_sum_assignment(matrix), repeat)
+        seconds, (a, b) = clock(lambda: linear_sum_assignment(matrix), repeat)
         note(peers, "peer: scipy linear_sum_assignment (dense)", seconds, int(-matrix[a, b].sum()))
         if row_ids.size * col_ids.size <= 10_000_000 or not skip_slow:
             import lap
 
-            seconds, out = _clock(lambda: lap.lapjv(matrix, extend_cost=True, return_cost=False), 1)
+            seconds, out = clock(lambda: lap.lapjv(matrix, extend_cost=True, return_cost=False), 1)
             x = np.asarray(out[0])
             chosen = np.flatnonzero(x >= 0)
             note(peers, "peer: lap.lapjv(extend_cost) (dense)", seconds, int(-matrix[chosen, x[chosen]].sum()))
         del matrix
     if not (skip_slow and rows.size > 5_000_000):  # once: seconds to minutes
-        seconds, objective = _clock(lambda: flow_peer(rows, cols, weights, n_rows, n_cols), 1)
+        seconds, objective = clock(lambda: flow_peer(rows, cols, weights, n_rows, n_cols), 1)
         note(peers, "peer: OR-Tools min-cost flow", seconds, objective)
     fastest = min(peers, key=peers.get)
     lines.append(f"  auto / fastest peer ({fastest}): {ours['ours: auto'] / peers[fastest]:.2f}")

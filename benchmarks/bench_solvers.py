@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.common import clock
 from solvers import max_weight_matching
 
 
@@ -47,21 +47,13 @@ class Case:
 
 
 # Each solver runs this many times and the median is reported (set by
-# --repeat); a run longer than _ONCE_S is not repeated.
+# --repeat); a run longer than benchmarks.common.ONCE_S is not repeated.
 REPEAT = 3
-_ONCE_S = 20.0
 
 
 def _clock(func):
     """Median seconds over REPEAT runs (one if the first is slow), last value."""
-    times = []
-    for _ in range(REPEAT):
-        start = time.perf_counter()
-        value = func()
-        times.append(time.perf_counter() - start)
-        if times[0] > _ONCE_S:
-            break
-    return float(np.median(times)), value
+    return clock(func, REPEAT)
 
 
 def dense_instance(n: int, seed: int = 0):

@@ -90,3 +90,24 @@ def summary(samples: list[float]) -> str:
 
 def python() -> str:
     return sys.executable
+
+
+ONCE_S = 20.0
+"""A timed run longer than this is not repeated."""
+
+
+def clock(func, repeat: int):
+    """Median wall seconds of ``func`` over ``repeat`` runs (one only when
+    the first is slower than :data:`ONCE_S`), and its last value."""
+    import time
+
+    import numpy as np
+
+    times, value = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = func()
+        times.append(time.perf_counter() - start)
+        if times[0] > ONCE_S:
+            break
+    return float(np.median(times)), value
