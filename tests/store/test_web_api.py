@@ -213,3 +213,16 @@ def test_user_add_refuses_bad_input_and_the_openapi_describes_every_endpoint(sit
     paths = _client(site).get("/openapi.json").json()["paths"]
     assert {"/api/login", "/api/logout", "/api/rank", "/api/why-not", "/api/children/{child_id}",
             "/api/households/{household_id}"} <= set(paths)
+
+
+def test_a_session_ends_when_it_expires(site, monkeypatch):
+    import datetime as dt
+
+    import matcher.store.accounts as accounts
+
+    client, _ = _login(site, "finder")
+    child = _child_of(site, site["own"])
+    assert client.get(f"/api/children/{child}").status_code == 200
+    later = dt.datetime.now(dt.timezone.utc) + accounts.SESSION_LIFETIME + dt.timedelta(seconds=5)
+    monkeypatch.setattr(accounts, "_now", lambda: later)
+    assert client.get(f"/api/children/{child}").status_code == 401
