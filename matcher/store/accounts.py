@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL
 from matcher.errors import InputError, LoginRefused, LookupInputError, option_problem
 from matcher.store import schema
 from matcher.store.audit import record_audit
+from matcher.store.direct import as_utc
 from matcher.store.register import _require_ready, _transaction
 
 ROLES = ("family_finder", "agency_manager", "admin")
@@ -36,12 +37,6 @@ MIN_PASSWORD_LENGTH = 12
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _utc(at: dt.datetime | None) -> dt.datetime | None:
-    if at is None:
-        return None
-    return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
 
 
 def _hasher():
@@ -146,7 +141,7 @@ def login(url: URL, username: str, password: str) -> Session:
 
 def _check_login(connection, row, username: str, password: str, now: dt.datetime) -> LoginRefused | None:
     users = schema.users
-    first = _utc(row["first_failure_at"])
+    first = (as_utc(row["first_failure_at"]) if row["first_failure_at"] is not None else None)
     failures = int(row["failed_logins"])
     if first is not None and now - first >= LOGIN_WINDOW:
         failures, first = 0, None
@@ -185,7 +180,7 @@ def session_account(url: URL, token: str | None) -> tuple[Account, str] | None:
             sa.select(users, sessions.c.csrf_token, sessions.c.expires_at)
             .join(sessions, sessions.c.user_id == users.c.id)
             .where(sessions.c.token_sha256 == _token_hash(token))).mappings().first()
-    if row is None or row["disabled"] or _utc(row["expires_at"]) <= _now():
+    if row is None or row["disabled"] or as_utc(row["expires_at"]) <= _now():
         return None
     return _account(row), row["csrf_token"]
 

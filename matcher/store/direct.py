@@ -226,7 +226,9 @@ def _data_version(cursor, where: Target) -> int:
 
 # --- reading a region ---------------------------------------------------------------------------------------------
 
-def _as_utc(at) -> dt.datetime:
+def as_utc(at) -> dt.datetime:
+    """A stored time as an aware UTC datetime (SQLite keeps naive UTC text
+    or datetimes; PostgreSQL gives aware ones)."""
     if isinstance(at, str):
         at = dt.datetime.fromisoformat(at)
     return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
@@ -240,31 +242,59 @@ def who_words(who: str, acting_for: str | None) -> str:
 def _frame(cursor, where: Target, name: str):
     """A register table as a typed frame in the contract's columns, in the
     order rows were first imported (as :func:`register._frame` reads it)."""
-    import polars as pl
-
-    from features.contract import BOOL, CHILDREN, CODES, DATE, HOUSEHOLDS
+    from features.contract import CHILDREN, CODES, HOUSEHOLDS
 
     contract = {"children": CHILDREN, "households": HOUSEHOLDS}[name]
-    types = polars_types()
     if where.backend == "sqlite":
         selected = ", ".join(f'"{c}"' for c in contract.names)
     else:
         selected = ", ".join(f'CAST("{c.name}" AS TEXT)' if c.kind == CODES else f'"{c.name}"'
                              for c in contract.columns)
     cursor.execute(f"SELECT {selected} FROM {name} ORDER BY position")
-    rows = cursor.fetchall()
+    return typed_frame(contract, cursor.fetchall(), raw_sqlite=where.backend == "sqlite")
+
+
+def typed_frame(contract, rows, *, raw_sqlite: bool = False):
+    """Rows of a register table (in the contract's column order, lists of
+    codes as JSON text) as a typed frame, built column by column. With
+    ``raw_sqlite`` the values are as the sqlite3 driver gives them (dates
+    as text, booleans as 0 and 1); otherwise as Python objects."""
+    import polars as pl
+
+    from features.contract import BOOL, CODES, DATE
+
+    types = polars_types()
     columns = list(zip(*rows)) if rows else [()] * len(contract.names)
     series = []
     for column, values in zip(contract.columns, columns):
         if column.kind == CODES:
             series.append(pl.Series(column.name, values, dtype=pl.String).str.json_decode(pl.List(pl.String)))
-        elif where.backend == "sqlite" and column.kind == DATE:
+        elif raw_sqlite and column.kind == DATE:
             series.append(pl.Series(column.name, values, dtype=pl.String).str.to_date("%Y-%m-%d"))
-        elif where.backend == "sqlite" and column.kind == BOOL:
+        elif raw_sqlite and column.kind == BOOL:
             series.append(pl.Series(column.name, values, dtype=pl.Int64).cast(pl.Boolean))
         else:
             series.append(pl.Series(column.name, values, dtype=types.get(column.kind, pl.String)))
     return pl.DataFrame(series)
+
+
+def links_for_region(rows) -> tuple[tuple, tuple[dict, ...]]:
+    """From (unit id, child ids, household id, state, who, acting for, at,
+    reason) rows of the declined and exploring links with their last event:
+    the pairs the declined ones rule out (first child id, household id,
+    reason, who, when) and the links being explored."""
+    declined, exploring = [], []
+    for unit_id, child_ids, household_id, state, who, acting_for, at, reason in rows:
+        child_ids = _json_list(child_ids)
+        if state == "declined":
+            # A declined link rules its pair out as an exclusion does, until it is re-opened.
+            declined.append((child_ids[0], household_id, f"link declined: {reason}", who_words(who, acting_for),
+                             as_utc(at)))
+        else:
+            exploring.append({"unit_id": unit_id, "child_ids": child_ids, "household_id": household_id,
+                              "state": "exploring", "since": as_utc(at).isoformat(),
+                              "by": who_words(who, acting_for)})
+    return tuple(declined), tuple(exploring)
 
 
 def _json_list(value) -> list:
@@ -301,23 +331,13 @@ def read_region(store: str | os.PathLike, *, held=None) -> DirectRegion | int | 
             return version
         cursor.execute("SELECT child_id, household_id, reason, who, at FROM exclusions WHERE lifted_at IS NULL "
                        "ORDER BY id")
-        excluded = [(c, h, r, w, _as_utc(a)) for c, h, r, w, a in cursor.fetchall()]
+        excluded = [(c, h, r, w, as_utc(a)) for c, h, r, w, a in cursor.fetchall()]
         cursor.execute("SELECT lk.unit_id, lk.child_ids, lk.household_id, lk.state, ev.who, ev.acting_for, ev.at, "
                        "ev.reason FROM links lk JOIN link_events ev ON ev.link_id = lk.id AND ev.version = lk.version "
                        "WHERE lk.state IN ('declined', 'exploring') ORDER BY lk.id")
-        declined, exploring = [], []
-        for unit_id, child_ids, household_id, state, who, acting_for, at, reason in cursor.fetchall():
-            child_ids = _json_list(child_ids)
-            if state == "declined":
-                # A declined link rules its pair out as an exclusion does, until it is re-opened.
-                declined.append((child_ids[0], household_id, f"link declined: {reason}", who_words(who, acting_for),
-                                 _as_utc(at)))
-            else:
-                exploring.append({"unit_id": unit_id, "child_ids": child_ids, "household_id": household_id,
-                                  "state": "exploring", "since": _as_utc(at).isoformat(),
-                                  "by": who_words(who, acting_for)})
+        declined, exploring = links_for_region(cursor.fetchall())
         return DirectRegion(_frame(cursor, where, "children"), _frame(cursor, where, "households"),
-                            tuple(excluded) + tuple(declined), version, tuple(exploring))
+                            tuple(excluded) + declined, version, exploring)
 
     return _transaction(where, False, work)
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL
 from matcher.errors import InputError, LookupInputError, option_problem
 from matcher.store import schema
 from matcher.store.audit import record_audit
+from matcher.store.direct import links_for_region, who_words
 from matcher.store.register import _as_utc, _bump, _exists, _now, _require_ready, _transaction
 
 STATES = ("proposed", "exploring", "linked", "matched", "placed", "declined", "closed")
@@ -82,8 +83,7 @@ def _state_words(state: str | None) -> str:
     return "has no link yet" if state is None else f"is {state}"
 
 
-def _who_words(who: str, acting_for: str | None) -> str:
-    return who if not acting_for else f"{who} (acting for {acting_for})"
+_who_words = who_words
 
 
 @dataclass(frozen=True)
@@ -403,16 +403,9 @@ def read_for_region(connection: sa.Connection) -> StoredLinks:
                                         ev.c.who, ev.c.acting_for, ev.c.at, ev.c.reason)
                               .join(ev, sa.and_(ev.c.link_id == lk.c.id, ev.c.version == lk.c.version))
                               .where(lk.c.state.in_(("declined", "exploring"))).order_by(lk.c.id)).mappings().all()
-    declined, exploring = [], []
-    for r in rows:
-        if r["state"] == "declined":
-            declined.append((r["child_ids"][0], r["household_id"], f"link declined: {r['reason']}",
-                             _who_words(r["who"], r["acting_for"]), _as_utc(r["at"])))
-        else:
-            exploring.append({"unit_id": r["unit_id"], "child_ids": list(r["child_ids"]),
-                              "household_id": r["household_id"], "state": "exploring",
-                              "since": _as_utc(r["at"]).isoformat(), "by": _who_words(r["who"], r["acting_for"])})
-    return StoredLinks(tuple(declined), tuple(exploring))
+    return StoredLinks(*links_for_region(
+        (r["unit_id"], r["child_ids"], r["household_id"], r["state"], r["who"], r["acting_for"], r["at"], r["reason"])
+        for r in rows))
 
 
 def record_proposed(url: URL, pairs, data_version: int, who: str, acting_for: str | None = None) -> dict:

@@ -21,11 +21,11 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from features.contract import BOOL, CODES, DATE, FLOAT, INT
+from features.contract import CODES
 from matcher.errors import InputError, LookupInputError, option_problem
 from matcher.store import schema
 from matcher.store.audit import grant_app_role, read_audit, record_audit
-from matcher.store.direct import polars_types
+from matcher.store.direct import as_utc, polars_types, typed_frame
 from matcher.store.engine import engine_for, shown
 
 DATA_VERSION = "data_version"
@@ -283,24 +283,14 @@ class StoredRegion:
 
 def _frame(connection: sa.Connection, name: str) -> pl.DataFrame:
     """A register table as a typed frame, in the order rows were first
-    imported. Built column by column; JSON lists arrive as text and are
-    decoded by polars (not row by row in Python)."""
+    imported (JSON lists read as text and decoded by polars)."""
     contract, table = schema.REGISTER_TABLES[name]
     codes = {c.name for c in contract.columns if c.kind == CODES}
     selected = [sa.cast(table.c[c], sa.Text).label(c) if c in codes else table.c[c] for c in contract.names]
-    rows = connection.execute(sa.select(*selected).order_by(table.c.position)).all()
-    columns = list(zip(*rows)) if rows else [()] * len(contract.names)
-    series = []
-    for column, values in zip(contract.columns, columns):
-        if column.name in codes:
-            series.append(pl.Series(column.name, values, dtype=pl.String).str.json_decode(pl.List(pl.String)))
-        else:
-            series.append(pl.Series(column.name, values, dtype=POLARS_TYPES.get(column.kind, pl.String)))
-    return pl.DataFrame(series)
+    return typed_frame(contract, connection.execute(sa.select(*selected).order_by(table.c.position)).all())
 
 
-def _as_utc(at: dt.datetime) -> dt.datetime:
-    return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+_as_utc = as_utc
 
 
 def _active_exclusions(connection: sa.Connection) -> tuple[StoredExclusion, ...]:
