@@ -78,7 +78,7 @@ __all__ = [
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
     "weights_sha256", "why_not", "write_proposal", "write_region", "write_scores",
     "add_user", "set_user_disabled", "web_login", "web_session", "web_logout", "child_record", "household_record",
-    "LoginRefused", "csrf_matches",
+    "LoginRefused", "csrf_matches", "child_in_scope",
 ]
 
 
@@ -163,6 +163,18 @@ def child_record(region: Region, child_id: str) -> FrozenDict:
     """A child's row in the contract's fields (dates as ISO text, lists of
     codes as lists, defaults filled in)."""
     return _record(region.children, "child_id", child_id, "child_id")
+
+
+def child_in_scope(region: Region, child_id: str, agency_id: str | None) -> FrozenDict | None:
+    """The child's record when the region holds the child and the child
+    belongs to ``agency_id`` (None: any agency, as for an admin); None
+    otherwise, an unknown child and another agency's alike, so that the
+    front ends answer both the same way and ids cannot be probed."""
+    try:
+        record = child_record(region, child_id)
+    except LookupInputError:
+        return None
+    return record if agency_id is None or record["agency_id"] == agency_id else None
 
 
 def household_record(region: Region, household_id: str) -> FrozenDict:
@@ -275,33 +287,44 @@ def region_from_store(db: str | os.PathLike | None, as_of: dt.date) -> Region:
     from matcher.region import Exclusion
     from matcher.store import direct
 
-    given = query_store(db)
     cache = _store_regions()
+    given = query_store(db)
     if given is not None:
-        where = f"direct {given}"
-        read = direct.read_region(given, held=lambda version: cache.peek((where, version, as_of)) is not None)
-        if isinstance(read, int):
-            region = cache.peek((where, read, as_of))
+        found = _cached_or_read(cache, f"direct {given}", as_of, lambda held: direct.read_region(given, held=held))
+        if found is not None:
+            region, read, key = found
             if region is not None:
                 return region
-            read = direct.read_region(given)
-        if read is not None and not isinstance(read, int):
-            exclusions = [Exclusion(*e) for e in read.exclusions]
-            return _store_region(cache, (where, read.data_version, as_of), read, exclusions, as_of)
+            return _store_region(cache, key, read, [Exclusion(*e) for e in read.exclusions], as_of)
 
     from matcher.store.engine import store_url
     from matcher.store.register import read_region
 
     url = store_url(db)
-    where = url.render_as_string(hide_password=False)
-    read = read_region(url, held=lambda version: cache.peek((where, version, as_of)) is not None)
-    if isinstance(read, int):
-        region = cache.peek((where, read, as_of))
-        if region is not None:
-            return region
-        read = read_region(url)
+    region, read, key = _cached_or_read(cache, url.render_as_string(hide_password=False), as_of,
+                                        lambda held: read_region(url, held=held))
+    if region is not None:
+        return region
     exclusions = [Exclusion(e.child_id, e.household_id, e.reason, e.who, e.at) for e in read.exclusions]
-    return _store_region(cache, (where, read.data_version, as_of), read, exclusions, as_of)
+    return _store_region(cache, key, read, exclusions, as_of)
+
+
+def _cached_or_read(cache, where: str, as_of: dt.date, read):
+    """(the cached region, None, key) when ``cache`` holds the store
+    ``where`` at its current data version and ``as_of``; else (None, what
+    ``read`` read, key); None when ``read`` cannot read the store.
+    ``read(held)`` reads only the data version when ``held(version)``."""
+    got = read(lambda version: cache.peek((where, version, as_of)) is not None)
+    if got is None:
+        return None
+    if isinstance(got, int):
+        region = cache.peek((where, got, as_of))
+        if region is not None:
+            return region, None, (where, got, as_of)
+        got = read(None)  # evicted in between: read it all
+        if got is None:
+            return None
+    return None, got, (where, got.data_version, as_of)
 
 
 def _store_region(cache, key, read, exclusions, as_of: dt.date) -> Region:

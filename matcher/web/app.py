@@ -176,11 +176,8 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         return who
 
     def own_child(region, who, child_id: str) -> dict:
-        try:
-            record = api.child_record(region, child_id)
-        except api.LookupInputError:
-            raise HTTPException(404, f"no child {child_id!r} among your agency's children") from None
-        if not who.is_admin and record["agency_id"] != who.agency_id:
+        record = api.child_in_scope(region, child_id, None if who.is_admin else who.agency_id)
+        if record is None:
             raise HTTPException(404, f"no child {child_id!r} among your agency's children")
         return record
 

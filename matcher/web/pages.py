@@ -131,11 +131,8 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
         return who, form
 
     def own_child(here, who: Viewer, child_id: str) -> dict:
-        try:
-            record = api.child_record(here, child_id)
-        except api.LookupInputError:
-            record = None
-        if record is None or (who.agency is not None and record["agency_id"] != who.agency):
+        record = api.child_in_scope(here, child_id, who.agency)
+        if record is None:
             raise PageProblem(404, "Not found", f"There is no child {child_id} among your agency's children.", who)
         return record
 
