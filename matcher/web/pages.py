@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -353,6 +354,31 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
             rows = [r for r in rows if r["child_id"] in mine]
         rows = list(reversed(rows))
         return render("audit.html", who=who, title="Audit", rows=rows[:AUDIT_ROWS_SHOWN], total=len(rows))
+
+    kit = PageKit(store=store, today=today, region=region, viewer=viewer, checked_form=checked_form,
+                  own_child=own_child)
+    for add_more in _more_pages():
+        add_more(app, kit)
+
+
+@dataclass(frozen=True)
+class PageKit:
+    """What a module of further pages needs from :func:`add_pages`: the
+    store, the query date and region, and the dependencies that find the
+    viewer (``viewer``), check a form's CSRF token (``checked_form``) and
+    keep a child within the viewer's agency (``own_child``)."""
+
+    store: object
+    today: Callable
+    region: Callable
+    viewer: Callable
+    checked_form: Callable
+    own_child: Callable
+
+
+def _more_pages() -> list[Callable]:
+    """The functions ``add(app, kit)`` of the page modules beyond this one."""
+    return []
 
 
 def _link_state(store, child_id: str, household_id: str) -> str | None:
