@@ -238,6 +238,8 @@ def _propose(region, store, params: dict, agency_id: str | None, answer) -> dict
     def progress(n: int) -> None:
         done[0] += n
         answer.send(("progress", "scoring units", done[0], total))
+        if done[0] >= total:
+            answer.send(("progress", "solving", total, total))
 
     options = api.ProposalOptions.parse(params.get("budgets", ()), params.get("min_score"), (), (),
                                         params.get("sibling_contact_km"), params.get("shortlist"),
