@@ -1238,9 +1238,35 @@ def hide_other_agencies_units(region: Region, text: str, agency_id: str | None) 
     def swap(match) -> str:
         token = match.group(0)
         core = token.rstrip(".")
+        if core.endswith("'s") and core[:-2] in hidden:  # "C000059's needs are..."
+            return "(a unit of another agency)'s" + token[len(core):]
         return "(a unit of another agency)" + token[len(core):] if core in hidden else token
 
     return re.sub(r"[^\s,;:()=]+", swap, text)
+
+
+def hide_other_agencies_units_in_page(region: Region, page: str, agency_id: str | None) -> str:
+    """An HTML document (the pool report) with every unit id and child id of
+    agencies other than ``agency_id`` replaced as
+    :func:`hide_other_agencies_units` does, in its text and in the CSV
+    downloads it carries as ``data:text/csv;base64,`` links (unchanged when
+    None)."""
+    import base64
+    import html
+    import re
+
+    if agency_id is None:
+        return page
+
+    def csv_link(match) -> str:
+        text = base64.b64decode(match.group(1)).decode("utf-8")
+        return "data:text/csv;base64," + base64.b64encode(
+            hide_other_agencies_units(region, text, agency_id).encode("utf-8")).decode("ascii")
+
+    page = re.sub(r"data:text/csv;base64,([A-Za-z0-9+/=]+)", csv_link, page)
+    # Text between tags, one piece at a time (tags and attributes are left alone).
+    return re.sub(r">([^<]+)<", lambda m: ">" + html.escape(hide_other_agencies_units(
+        region, html.unescape(m.group(1)), agency_id), quote=False) + "<", page)
 
 
 def likely_households(region: Region, unit_ids, limit: int, per_unit: int = 5) -> list[str]:
@@ -1317,5 +1343,6 @@ def _exchange_schedule(day):
 
 
 __all__ += ["waiting_unit_count", "proposal_summary", "proposal_for_agency", "hide_other_agencies_units",
+            "hide_other_agencies_units_in_page",
             "likely_households", "exchange_event_value", "exchange_event", "exchange_household_page",
             "exchange_table_page", "exchange_schedule_rows"]

@@ -292,7 +292,7 @@ def _report(region, store, params: dict, agency_id: str | None, answer) -> dict:
     proposal = api.latest_proposal(store, region)
     data = api.report_data(region, api.QueryOptions(workers=1), data=api.store_provenance(store), proposal=proposal)
     answer.send(("progress", "writing the report", 0, 0))
-    return {"html": api.render_report(data)}
+    return {"html": api.hide_other_agencies_units_in_page(region, api.render_report(data), agency_id)}
 
 
 RUNS = {"propose": _propose, "exchange-day": _exchange_day, "report": _report}

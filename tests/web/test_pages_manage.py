@@ -249,19 +249,36 @@ def test_the_report_is_made_in_the_background_and_served_with_its_own_policy(sit
     assert "Pool report as of" in report.text and "<script" not in report.text
     _policy_allows_only_its_styles(report)
     assert login(site, "outsider").get(f"/jobs/{job_id}/report").status_code == 404
+    # Other agencies' children are named by no id, in the page or in its CSV downloads; the admin's names them.
+    theirs = {c["child_id"] for c in site["children"] if c["agency_id"] != site["own"]}
+    assert not theirs & _words(report.text) and "(a unit of another agency)" in report.text
+    admin = login(site, "admin")
+    everyone = start(admin, "/report", {})
+    wait_done(admin, everyone)
+    assert theirs & _words(admin.get(f"/jobs/{everyone}/report").text)
     # The pages keep the site's policy.
     assert client.get("/report").headers["content-security-policy"].startswith("default-src 'self'")
     assert any(r["action"] == "report" and r["how"] == "web" for r in api.audit_log(site["db"]))
+
+
+def _words(page: str) -> set[str]:
+    """Every id-like word of a page and of the CSV downloads it carries."""
+    found = set(re.findall(r"[A-Za-z0-9_-]+", page))
+    for data in re.findall(r"data:text/csv;base64,([A-Za-z0-9+/=]+)", page):
+        found |= set(re.findall(r"[A-Za-z0-9_-]+", base64.b64decode(data).decode()))
+    return found
 
 
 def test_other_agencies_unit_ids_are_hidden_from_a_summary(site):  # noqa: F811
     region = api.region_from_store(site["db"], AS_OF)
     own = api.waiting_table(region, agency_id=site["own"])["units"][0]
     other = api.waiting_table(region, agency_id=site["other"])["units"][0]
-    text = f"  {own['unit_id']}: kept out; {other['unit_id']} went to H1 (weight 3).\n  {other['child_ids'][0]}."
+    text = (f"  {own['unit_id']}: kept out; {other['unit_id']} went to H1 (weight 3).\n  {other['child_ids'][0]}."
+            f" {other['child_ids'][0]}'s needs")
     hidden = api.hide_other_agencies_units(region, text, site["own"])
     assert own["unit_id"] in hidden and other["unit_id"] not in hidden and other["child_ids"][0] not in hidden
-    assert "(a unit of another agency) went to H1" in hidden and hidden.endswith("(a unit of another agency).")
+    assert "(a unit of another agency) went to H1" in hidden
+    assert hidden.endswith("(a unit of another agency). (a unit of another agency)'s needs")
     assert api.hide_other_agencies_units(region, text, None) == text
 
 
