@@ -284,3 +284,24 @@ def test_other_agencies_unit_ids_are_hidden_from_a_summary(site):  # noqa: F811
 
 def app_jobs(site):
     return site["app"].state.jobs
+
+
+def test_a_job_waits_for_a_free_worker_and_can_be_cancelled_while_it_waits(site):  # noqa: F811
+    from matcher.web.jobs import Jobs
+
+    jobs = Jobs(site["db"], lambda: AS_OF, running_at_once=1)
+    jobs.hold_s = 120
+    first = jobs.start("report", {}, site["own"], "manager")
+    deadline = time.monotonic() + 60
+    while first.stage != "held by a test":
+        assert time.monotonic() < deadline, first.stage
+        time.sleep(0.05)
+    second = jobs.start("report", {}, site["own"], "manager")
+    time.sleep(0.5)
+    assert second.state == "waiting" and second.pid is None  # no process while the only worker is busy
+    jobs.cancel(second)
+    assert second.finished.wait(10) and second.state == "cancelled" and second.pid is None
+    jobs.cancel(first)
+    assert first.finished.wait(10) and first.state == "cancelled" and not _alive(first.pid)
+    assert [j.id for j in jobs.listed(site["own"], False)] == [second.id, first.id]
+    assert jobs.listed(site["other"], False) == [] and jobs.find(first.id, site["other"], False) is None
