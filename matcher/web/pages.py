@@ -378,7 +378,9 @@ class PageKit:
 
 def _more_pages() -> list[Callable]:
     """The functions ``add(app, kit)`` of the page modules beyond this one."""
-    return []
+    from matcher.web.pages_manage import add_manage_pages
+
+    return [add_manage_pages]
 
 
 def _link_state(store, child_id: str, household_id: str) -> str | None:
