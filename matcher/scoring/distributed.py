@@ -166,10 +166,17 @@ def score_block(region, weights, index: int, unit_ids: tuple[str, ...]) -> Block
     position = np.zeros(len(region.unit_arrays), dtype=np.int64)
     position[rows] = np.arange(len(rows))
     counts = np.bincount(position[pairs.units], minlength=len(rows))
-    n_households = len(region.household_arrays)
     return BlockScores(index, region_fingerprint(region), tuple(unit_ids), counts.astype(np.int64),
-                       pairs.households.astype(np.int32 if n_households < 2**31 else np.int64),
-                       np.ascontiguousarray(pairs.points), pairs.score, pairs.weight, pairs.fee, pairs.distance_km)
+                       _narrow(pairs.households), np.ascontiguousarray(pairs.points), pairs.score,
+                       _narrow(pairs.weight), _narrow(pairs.fee), pairs.distance_km)
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Whole numbers as int32 when every one fits (fewer bytes to send back;
+    widened again exactly by :func:`assemble`)."""
+    if len(values) and (int(values.min()) < -2**31 or int(values.max()) >= 2**31):
+        return values
+    return values.astype(np.int32)
 
 
 def assemble(region, parts: list[BlockScores]):
