@@ -330,6 +330,28 @@ def _score_task(region, index, unit_ids, weights) -> BlockScores:
     return score_block(region, weights, index, unit_ids)
 
 
+def map_unit_blocks(region, func, blocks: list[tuple[str, ...]], *args, workers: int = 2, progress=None) -> list:
+    """``[func(region, index, block, *args) for each block]`` in block
+    order: on the Dask cluster of the active :func:`session` if there is
+    one (``func`` must then be a module-level function, sent by name), else
+    on this process's thread pool. The hook for any path that works unit
+    block by unit block (scoring, candidate generation); make the blocks
+    with :func:`unit_id_blocks`."""
+    runner = active()
+    if runner is not None:
+        return runner.map_unit_blocks(region, func, blocks, *args, progress=progress)
+    from matcher.pool import run_all
+
+    def one(item):
+        index, block = item
+        out = func(region, index, block, *args)
+        if progress is not None:
+            progress(len(block))
+        return out
+
+    return run_all(one, list(enumerate(blocks)), workers)
+
+
 _ACTIVE: contextvars.ContextVar[DaskRunner | None] = contextvars.ContextVar("matcher_dask_runner", default=None)
 
 

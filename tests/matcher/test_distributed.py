@@ -313,3 +313,22 @@ def test_propose_on_a_tls_scheduler_and_two_worker_processes_is_the_same_proposa
                              tmp_path / "plain.csv", "--scheduler", address.replace("tls://", "tcp://"),
                              "--scheduler-timeout", "2")
     assert status == 2 and "none answered" in err
+
+
+def _unit_count_task(region, index, unit_ids, offset):
+    """A block function as candidate generation would send: runs where the
+    region is, returns something small."""
+    return index + offset, len(unit_ids), os.getpid()
+
+
+def test_map_unit_blocks_runs_any_block_function_on_the_cluster_or_here(region, cluster):
+    blocks = dist.unit_id_blocks(region, region.waiting_unit_rows, 2, 5)
+    here = dist.map_unit_blocks(region, _unit_count_task, blocks, 100, workers=1)
+    assert [r[:2] for r in here] == [(i + 100, len(b)) for i, b in enumerate(blocks)]
+    assert {r[2] for r in here} == {os.getpid()}
+    done = []
+    with dist.session(cluster.scheduler_address, on_block=lambda d, t: done.append(d)):
+        there = dist.map_unit_blocks(region, _unit_count_task, blocks, 100)
+    assert [r[:2] for r in there] == [r[:2] for r in here]
+    assert os.getpid() not in {r[2] for r in there}
+    assert sorted(done) == list(range(1, len(blocks) + 1))
