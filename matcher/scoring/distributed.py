@@ -84,9 +84,12 @@ def parse_scheduler(address, tls_ca_file=None, tls_cert=None, tls_key=None,
     """``--scheduler`` and its TLS files as a :class:`Scheduler` (None when
     no address is given); an :class:`InputError` naming the option for a
     malformed address, a missing file, or TLS files without ``tls://``."""
+    files = {"tls_ca_file": tls_ca_file, "tls_cert": tls_cert, "tls_key": tls_key}
+    given = {k: v for k, v in files.items() if v is not None}
     if address is None:
-        if any(f is not None for f in (tls_ca_file, tls_cert, tls_key)):
-            raise InputError(option_problem("tls_ca_file", "given", "TLS files only with --scheduler tls://..."))
+        if given:
+            option, path = next(iter(given.items()))
+            raise InputError(option_problem(option, str(path), "TLS files only with a tls:// {option:scheduler}"))
         return None
     if isinstance(address, Scheduler):
         return address
@@ -105,16 +108,14 @@ def parse_scheduler(address, tls_ca_file=None, tls_cert=None, tls_key=None,
         timeout = math.nan
     if not 0 < timeout <= 3600:
         raise InputError(option_problem("scheduler_timeout_s", str(timeout_s), "seconds, above 0 and at most 3600"))
-    files = {"tls_ca_file": tls_ca_file, "tls_cert": tls_cert, "tls_key": tls_key}
-    given = {k: v for k, v in files.items() if v is not None}
     if text.startswith("tls://"):
         missing = [k for k in files if k not in given]
         if missing:
-            raise InputError([option_problem(k, "missing", f"a PEM file: a tls:// scheduler needs the CA, "
-                                                           "certificate and key files") for k in missing])
+            raise InputError([option_problem(k, None, "a PEM file: a tls:// {option:scheduler} needs the CA, "
+                                                      "certificate and key files") for k in missing])
     elif given:
-        raise InputError(option_problem(next(iter(given)), str(next(iter(given.values()))),
-                                        "TLS files only with a tls:// scheduler address"))
+        option, path = next(iter(given.items()))
+        raise InputError(option_problem(option, str(path), "TLS files only with a tls:// {option:scheduler}"))
     for option, path in given.items():
         if not os.path.isfile(path):
             raise InputError(option_problem(option, str(path), "an existing PEM file"))
@@ -249,6 +250,7 @@ class DaskRunner:
         n = scheduler.local_workers
         if n is not None:
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   scheduler_kwargs={"dashboard_address": ":0"},
                                    silence_logs=logging.ERROR)
             try:
                 client = Client(cluster)

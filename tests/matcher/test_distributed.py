@@ -147,7 +147,7 @@ def test_tls_files_are_checked(run_cli, region_files, tmp_path):
     pem = tmp_path / "ca.pem"
     pem.write_text("x")
     status, _, err = run_cli(*base, "--scheduler", "tcp://127.0.0.1:8786", "--tls-ca-file", pem)
-    assert status == 2 and "only with a tls:// scheduler" in err
+    assert status == 2 and "only with a tls:// --scheduler" in err
     status, _, err = run_cli(*base, "--scheduler", "tls://127.0.0.1:8786", "--tls-ca-file", pem,
                              "--tls-cert", tmp_path / "no.pem", "--tls-key", pem)
     assert status == 2 and "--tls-cert: got" in err and "an existing PEM file" in err
@@ -169,6 +169,7 @@ def cluster():
     import logging
 
     made = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                        scheduler_kwargs={"dashboard_address": ":0"},
                         silence_logs=logging.ERROR)
     try:
         yield made
