@@ -305,9 +305,10 @@ class DaskRunner:
             index_of = {future.key: i for i, future in enumerate(futures)}
             out: list = [None] * len(blocks)
             done = 0
-            for future in as_completed(futures):
+            # with_results: results are fetched as tasks finish, not one round trip each after.
+            for future, result in as_completed(futures, with_results=True):
                 index = index_of[future.key]
-                out[index] = future.result()
+                out[index] = result
                 done += 1
                 self.blocks_done += 1
                 if progress is not None:
