@@ -91,6 +91,31 @@ def test_blocks_scored_apart_and_put_together_are_the_one_process_pairs(region, 
         assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), name
 
 
+def test_a_region_with_pairs_excluded_by_hand_is_scored_the_same_on_a_copy(region):
+    import pickle
+
+    from matcher.generate import generate_region
+    from matcher.region import Exclusion
+    from matcher.validation import tables_from_frames
+
+    weights = Weights()
+    pairs = local_scores(region, weights, workers=1)
+    u, h = int(pairs.units[0]), int(pairs.households[0])
+    child = region.children_of(u)["child_id"][0]
+    household = str(region.household_arrays.household_ids[h])
+    at = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+    kids, homes = generate_region(7, 80, 120, AS_OF)  # the region fixture's frames
+    excluded = api.region_from_tables(tables_from_frames(kids, homes, as_of=AS_OF), AS_OF,
+                                      [Exclusion(child, household, "met, not a match", "tester", at)])
+    whole = local_scores(excluded, weights, workers=1)
+    assert len(whole.score) == len(pairs.score) - 1
+    copy = pickle.loads(pickle.dumps(excluded))
+    blocks = dist.unit_id_blocks(excluded, excluded.waiting_unit_rows, 2, 7)
+    together = dist.assemble(excluded, [dist.score_block(copy, weights, i, b) for i, b in enumerate(blocks)])
+    for name in ("units", "households", "points", "score", "weight", "fee", "distance_km"):
+        assert np.array_equal(getattr(whole, name), getattr(together, name)), name
+
+
 def test_a_block_scored_on_another_region_is_refused(region):
     from matcher.generate import generate_region
 
