@@ -136,12 +136,12 @@ def region_fingerprint(region) -> str:
     return region.cache.get_or_make(("region fingerprint",), make)
 
 
-@dataclass(frozen=True)
+@dataclass
 class BlockScores:
     """One block's scored pairs as a worker sends them back: the block's
     unit ids with the number of pairs of each (pairs come unit by unit),
     household rows of the worker's copy of the region, and the scorer's
-    columns."""
+    columns. :func:`assemble` empties the columns as it copies them."""
 
     index: int
     fingerprint: str
@@ -192,23 +192,30 @@ def assemble(region, parts: list[BlockScores]):
             raise RuntimeError(f"block {part.index} was scored on a different region (fingerprint "
                                f"{part.fingerprint[:12]}, here {mine[:12]}): its rows would not name the same "
                                "units and households")
-    n = sum(len(p.score) for p in parts)
-    rows = [np.array([region.unit_row_of_id[u] for u in p.unit_ids], dtype=np.int64) for p in parts]
-    units = np.concatenate([np.repeat(r, p.pairs_per_unit) for r, p in zip(rows, parts)]) if parts else \
-        np.empty(0, np.int64)
-    points = np.empty((n, len(FACTORS)), dtype=np.int32, order="F")
+    sizes = [len(p.score) for p in parts]
+    n = sum(sizes)
+
+    # Column by column, each block's copy dropped once taken: the peak is
+    # the table plus the blocks' points, not twice the table.
+    def joined(name, dtype, shape=(), order="C"):
+        out = np.empty((n, *shape), dtype=dtype, order=order)
+        at = 0
+        for p, size in zip(parts, sizes):
+            out[at:at + size] = getattr(p, name)
+            setattr(p, name, None)
+            at += size
+        return out
+
+    points = joined("points", np.int32, (len(FACTORS),), "F")
+    units = np.empty(n, dtype=np.int64)
     at = 0
-    for p in parts:
-        points[at:at + len(p.score)] = p.points
-        at += len(p.score)
-
-    def joined(name, dtype):
-        return np.concatenate([getattr(p, name) for p in parts]).astype(dtype, copy=False) if parts else \
-            np.empty(0, dtype)
-
-    return PairScores(units.astype(np.int64, copy=False), joined("households", np.int64), points,
-                      joined("score", np.float64), joined("weight", np.int64), joined("fee", np.int64),
-                      joined("distance_km", np.float64))
+    for p, size in zip(parts, sizes):
+        rows = np.array([region.unit_row_of_id[u] for u in p.unit_ids], dtype=np.int64)
+        units[at:at + size] = np.repeat(rows, p.pairs_per_unit)
+        at += size
+    households, weight, fee, distance_km = (joined(name, dtype) for name, dtype in (
+        ("households", np.int64), ("weight", np.int64), ("fee", np.int64), ("distance_km", np.float64)))
+    return PairScores(units, households, points, joined("score", np.float64), weight, fee, distance_km)
 
 
 def unit_id_blocks(region, rows: np.ndarray, n_workers: int, block_units: int | None = None) -> list[tuple[str, ...]]:
