@@ -358,3 +358,15 @@ def test_map_unit_blocks_runs_any_block_function_on_the_cluster_or_here(region, 
     assert [r[:2] for r in there] == [r[:2] for r in here]
     assert os.getpid() not in {r[2] for r in there}
     assert sorted(done) == list(range(1, len(blocks) + 1))
+
+
+def test_dask_is_not_imported_without_a_scheduler(region_files, tmp_path):
+    children, households = region_files
+    code = ("import sys\nfrom matcher.cli import main\n"
+            f"status = main(['scores', '--children', {str(children)!r}, '--households', {str(households)!r}, "
+            f"'--as-of', {AS_OF.isoformat()!r}, '--out', {str(tmp_path / 's.csv')!r}])\n"
+            "assert status == 0, status\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
