@@ -74,7 +74,7 @@ __all__ = [
     "init_store", "iso_date", "LINK_ACTIONS", "LINK_STATES", "list_links", "move_link", "record_proposal",
     "show_link", "load_weights", "manifest_path", "money", "name_options", "query_store",
     "region_from_store", "store_location", "store_provenance",
-    "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
+    "near_misses", "number", "option_problem", "options_record", "parse_scheduler", "plan_output", "propose", "provenance", "rank",
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
     "weights_sha256", "why_not", "write_proposal", "write_region", "write_scores",
     "add_user", "set_user_disabled", "web_login", "web_session", "web_logout", "child_record", "household_record",
@@ -662,23 +662,30 @@ class ScoresResult:
     frame: pl.DataFrame
 
 
-def scores(region: Region, options: QueryOptions = QueryOptions(), progress=None) -> ScoresResult:
+def scores(region: Region, options: QueryOptions = QueryOptions(), progress=None, blocks=None) -> ScoresResult:
     """Every eligible unit-household pair with score, weight and factors.
-    ``progress``, if given, is called with the number of units done."""
+    ``progress``, if given, is called with the number of units done; with
+    ``options.scheduler`` the pairs are scored on Dask by unit blocks (the
+    same table) and ``blocks`` is called with (blocks done, blocks)."""
+    from matcher.scoring.distributed import session
     from matcher.scoring.queries import all_scores
     from matcher.scoring.results import scores_frame
 
-    pairs = all_scores(region, options.weights, workers=options.workers, progress=progress)
+    with session(options.scheduler, on_block=blocks):
+        pairs = all_scores(region, options.weights, workers=options.workers, progress=progress)
     return ScoresResult(pairs, scores_frame(region, pairs))
 
 
-def propose(region: Region, options: ProposalOptions = ProposalOptions(), progress=None) -> Proposal:
+def propose(region: Region, options: ProposalOptions = ProposalOptions(), progress=None, blocks=None) -> Proposal:
     """A batch proposal. Raises :class:`InputError` (code ``infeasible``)
     when no proposal meets the request and :class:`SolverTimeout` when the
-    solver found none in time."""
+    solver found none in time. With ``options.scheduler`` the pairs are
+    scored on Dask (the same proposal); ``blocks`` as for :func:`scores`."""
     from matcher.proposals.propose import propose as solve
+    from matcher.scoring.distributed import session
 
-    proposal = solve(region, options, progress=progress)
+    with session(options.scheduler, on_block=blocks):
+        proposal = solve(region, options, progress=progress)
     if proposal.status == "infeasible":
         raise InputError(Problem(OPTIONS, None, None, None,
                                  "a request that can be met; no proposal satisfies it (fixed links over a budget, "
@@ -725,6 +732,15 @@ def weights_sha256(weights: Weights) -> str:
 
     content = json.dumps(dataclasses.asdict(weights), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def parse_scheduler(address, tls_ca_file=None, tls_cert=None, tls_key=None, timeout_s=10.0):
+    """``--scheduler`` and its TLS files as the options' ``scheduler``
+    (None when no address is given); see
+    :func:`matcher.scoring.distributed.parse_scheduler`."""
+    from matcher.scoring.distributed import parse_scheduler as parse
+
+    return parse(address, tls_ca_file, tls_cert, tls_key, timeout_s)
 
 
 def options_record(options: ProposalOptions | QueryOptions | None) -> dict:
