@@ -1,0 +1,276 @@
+"""Candidate arcs without the full pair table (``propose --candidates K``).
+
+Units are streamed in blocks through the vectorised rules and the scorer
+(:func:`~matcher.scoring.queries.eligible_pairs` and
+:func:`~matcher.scoring.scorer.score_pairs` on unit-row blocks); of each
+block only what can still matter is kept:
+
+* the best ``K`` households of every unit (a block holds every pair of its
+  units, so this is decided within the block), and
+* the arcs that may still be among the best ``K`` units of their household:
+  a pool, compacted now and then to each household's best ``K`` so far; a
+  household's ``K``-th best so far is a threshold below which the arcs of
+  later blocks are dropped at once.
+
+The union of both is scored once more and solved exactly (the caller's
+solver, so budgets and every other option apply to the kept arcs). Memory
+grows with (units + households) x K, never with units x households.
+
+"Best" orders arcs by whether the request can propose them at all (an arc
+below ``min_score`` or excluded comes last, so it is kept only where a unit
+or a household has fewer than K others, which lets the summary say why a unit
+was left out), then by ``weight`` high to low, then by the other side's id:
+ties are broken the same way on every run. Fixed links are always kept.
+
+The result is optimal on the kept arcs. Every eligible pair also feeds a
+valid upper bound on the full problem's optimum, computed in the same pass
+from each unit's best proposable weight ``b_u`` and each household's
+``b_h``: for any ``c >= 0``, ``y_u = max(0, b_u - c)`` and ``z_h = min(c,
+b_h)`` satisfy ``y_u + z_h >= w_uh`` on every arc, so they are a solution of
+the matching LP's dual and ``sum y + sum z`` bounds the optimum (``c = 0``
+is the sum of the units' best weights, a large ``c`` the households'). The
+bound is the best ``c``. Side constraints only lower the optimum, so it
+bounds a budgeted proposal too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.proposals.propose import _resolve_pairs
+from matcher.region import Region
+from matcher.scoring.queries import BLOCK_PAIRS, eligible_pairs
+from matcher.scoring.scorer import PairScores, score_pairs
+
+# Added to the weight of an arc the request can propose, so that such arcs
+# always come before the ones it sets aside (weights stay far below this).
+_PROPOSABLE = np.int64(1) << np.int64(42)
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """What ``--candidates K`` kept, and the bound it certifies.
+
+    ``eligible_pairs``: every eligible pair seen while streaming;
+    ``arcs_kept``: the union of each unit's and each household's best K;
+    ``unit_bound`` / ``household_bound``: the sums over units (households)
+    of each one's best proposable weight, each an upper bound on the full
+    problem's optimum; ``bound``: the best of the family of dual solutions
+    between them (:func:`dual_bound`)."""
+
+    k: int
+    eligible_pairs: int
+    arcs_kept: int
+    unit_bound: int
+    household_bound: int
+    bound: int
+    """The best dual bound of the family (never above either sum)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether no eligible pair was dropped (K at least every degree)."""
+        return self.arcs_kept == self.eligible_pairs
+
+
+@dataclass(frozen=True)
+class PrunedScores(PairScores):
+    """The scores of the kept arcs (by unit, then household), and how they
+    were pruned."""
+
+    pruning: Pruning | None = None
+
+
+def dual_bound(best_unit: np.ndarray, best_household: np.ndarray) -> int:
+    """``min over c >= 0`` of ``sum max(0, b_u - c) + sum min(c, b_h)``: an
+    upper bound on a max-weight matching where ``b_u`` (``b_h``) is the
+    largest weight at unit u (household h). The function is convex and
+    piecewise linear in ``c``, so its minimum is at 0 or at one of the
+    weights: each is tried, with sorted prefix sums."""
+    bu = np.sort(np.maximum(np.asarray(best_unit, dtype=np.int64), 0))
+    bh = np.sort(np.maximum(np.asarray(best_household, dtype=np.int64), 0))
+    c = np.unique(np.concatenate([[0], bu, bh]))
+    su = np.concatenate([[0], np.cumsum(bu)])
+    sh = np.concatenate([[0], np.cumsum(bh)])
+    over = np.searchsorted(bu, c, side="right")  # units with b_u <= c
+    upto = np.searchsorted(bh, c, side="right")  # households with b_h <= c
+    units_part = (su[-1] - su[over]) - c * (len(bu) - over)
+    households_part = sh[upto] + c * (len(bh) - upto)
+    return int((units_part + households_part).min())
+
+
+def id_rank(ids: np.ndarray) -> np.ndarray:
+    """The rank of each id among all of them (ties cannot occur: ids are
+    unique), to break ties between equal weights by id."""
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(ids, kind="stable")] = np.arange(len(ids), dtype=np.int64)
+    return rank
+
+
+def first_k_of_runs(group: np.ndarray, k: int) -> np.ndarray:
+    """For ``group`` sorted (runs of equal values), whether each position is
+    among the first ``k`` of its run."""
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(group[1:], group[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    run_start = np.repeat(starts, np.diff(np.append(starts, n)))
+    return (np.arange(n) - run_start) < k
+
+
+def arc_value(weight: np.ndarray, proposable: np.ndarray) -> np.ndarray:
+    """The value arcs are ranked by: proposable arcs first, then weight."""
+    return weight.astype(np.int64) + proposable.astype(np.int64) * _PROPOSABLE
+
+
+def proposable_mask(scores: PairScores, min_score, excluded_keys: np.ndarray, n_households: int) -> np.ndarray:
+    """Arcs the request can propose: at or above ``min_score`` and not
+    excluded by the request (``excluded_keys``: sorted ``unit * n_households
+    + household``)."""
+    keep = np.ones(len(scores.weight), dtype=bool)
+    if min_score is not None:
+        keep &= scores.score >= min_score
+    if len(excluded_keys):
+        keep &= ~np.isin(scores.units * n_households + scores.households, excluded_keys)
+    return keep
+
+
+def _keys(pairs: list[tuple[int, int]], n_households: int) -> np.ndarray:
+    return np.unique(np.array([u * n_households + h for u, h in pairs], dtype=np.int64))
+
+
+class _HouseholdPool:
+    """Arcs that may still be among their household's best K."""
+
+    def __init__(self, n_households: int, k: int, unit_rank: np.ndarray):
+        self.k = k
+        self.unit_rank = unit_rank
+        # A household's K-th best value so far (-1 while it has fewer than K).
+        self.threshold = np.full(n_households, -1, dtype=np.int64)
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.size = 0
+        self.limit = max(4 * n_households * k, 2_000_000)
+
+    def add(self, u: np.ndarray, h: np.ndarray, v: np.ndarray) -> None:
+        may = v >= self.threshold[h]
+        self.parts.append((u[may], h[may], v[may]))
+        self.size += int(may.sum())
+        if self.size > self.limit:
+            self.compact()
+
+    def compact(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keep each household's best K; returns them (unit, household rows)."""
+        if not self.parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        u = np.concatenate([p[0] for p in self.parts])
+        h = np.concatenate([p[1] for p in self.parts])
+        v = np.concatenate([p[2] for p in self.parts])
+        order = np.lexsort((self.unit_rank[u], -v, h))
+        u, h, v = u[order], h[order], v[order]
+        first = first_k_of_runs(h, self.k)
+        u, h, v = u[first], h[first], v[first]
+        # The K-th of each household's run is its new threshold.
+        last = first_k_of_runs(h, self.k - 1) if self.k > 1 else np.zeros(len(h), dtype=bool)
+        kth = ~last
+        counts = np.bincount(h, minlength=len(self.threshold))
+        full = counts[h[kth]] >= self.k
+        self.threshold[h[kth][full]] = v[kth][full]
+        self.parts = [(u, h, v)]
+        self.size = len(u)
+        return u, h
+
+
+def pruned_links(region: Region, request, progress=None, excluded: list[tuple[int, int]] | None = None,
+                 workers: int = 2) -> tuple[PrunedScores, np.ndarray]:
+    """The kept arcs' scores (a :class:`PrunedScores`, by unit then
+    household) and the mask of those the request can propose, as
+    :func:`~matcher.proposals.propose.candidate_links` gives for every
+    eligible pair."""
+    k = int(request.candidates)
+    if excluded is None:
+        excluded = _resolve_pairs(region, request.excluded, "excluded")
+    fixed = _resolve_pairs(region, request.fixed, "fixed")
+    units, households = region.unit_arrays, region.household_arrays
+    n_u, n_h = len(units), len(households)
+    excluded_keys = _keys(excluded, n_h)
+    fixed_keys = _keys(fixed, n_h)
+    unit_rank, household_rank = id_rank(units.unit_ids), id_rank(households.household_ids)
+    pool = _HouseholdPool(n_h, k, unit_rank)
+    best_unit = np.zeros(n_u, dtype=np.int64)
+    best_household = np.zeros(n_h, dtype=np.int64)
+    unit_top: list[np.ndarray] = []
+    n_eligible = 0
+
+    rows = region.waiting_unit_rows
+    # Two of eligible_pairs' blocks at a time: both threads check eligibility.
+    per_chunk = max(1, BLOCK_PAIRS // max(1, n_h)) * max(1, workers)
+    stage = getattr(progress, "stage", None)
+    if stage is not None:
+        stage(f"scoring units, keeping the best {k}", len(rows))
+    for start in range(0, len(rows), per_chunk):
+        u, h = eligible_pairs(region, rows[start:start + per_chunk], workers, progress)
+        if len(u) == 0:
+            continue
+        n_eligible += len(u)
+        scores = score_pairs(units, households, u, h, request.weights, workers, cache=region.cache)
+        proposable = proposable_mask(scores, request.min_score, excluded_keys, n_h)
+        v = arc_value(scores.weight, proposable)
+        del scores
+        key = u * n_h + h
+        # Each unit's best K: every pair of these units is in this chunk.
+        order = np.lexsort((household_rank[h], -v, u))
+        top = np.zeros(len(u), dtype=bool)
+        top[order[first_k_of_runs(u[order], k)]] = True
+        if len(fixed_keys):
+            top |= np.isin(key, fixed_keys)
+        unit_top.append(key[top])
+        # Bounds: a unit's best proposable arc is the first of its run.
+        lead = order[first_k_of_runs(u[order], 1)]
+        lead = lead[proposable[lead]]
+        best_unit[u[lead]] = np.maximum(best_unit[u[lead]], v[lead] - _PROPOSABLE)
+        np.maximum.at(best_household, h[proposable], v[proposable] - _PROPOSABLE)
+        pool.add(u, h, v)
+    pool_u, pool_h = pool.compact()
+    del pool
+    keys = np.unique(np.concatenate([*unit_top, pool_u * n_h + pool_h]).astype(np.int64))
+    kept_u, kept_h = keys // n_h, keys % n_h
+    if stage is not None:
+        stage(f"scoring the {len(keys):,} kept arcs", 1)
+    scores = score_pairs(units, households, kept_u, kept_h, request.weights, workers, cache=region.cache)
+    if stage is not None and progress is not None:
+        progress(1)
+    pruning = Pruning(k=k, eligible_pairs=n_eligible, arcs_kept=len(keys),
+                      unit_bound=int(np.maximum(best_unit, 0).sum()),
+                      household_bound=int(np.maximum(best_household, 0).sum()),
+                      bound=dual_bound(best_unit[rows], best_household))
+    pruned = PrunedScores(scores.units, scores.households, scores.points, scores.score, scores.weight, scores.fee,
+                          scores.distance_km, pruning=pruning)
+    return pruned, proposable_mask(pruned, request.min_score, excluded_keys, n_h)
+
+
+def pruning_lines(pruning: Pruning, objective: float, shortlist: bool) -> list[str]:
+    """What the summary says about the pruning: K, arcs kept against
+    eligible pairs, and what it may have cost (no times: the summary is the
+    same on every run)."""
+    share = pruning.arcs_kept / pruning.eligible_pairs if pruning.eligible_pairs else 1.0
+    lines = [f"Candidates ({{option:candidates}} {pruning.k}): the best {pruning.k} households of each unit and the "
+             f"best {pruning.k} units of each household (their union): {pruning.arcs_kept:,} arcs kept of "
+             f"{pruning.eligible_pairs:,} eligible pairs ({share:.2%})."]
+    if pruning.complete:
+        lines.append("  No eligible pair was dropped: the proposal is the one the full set of pairs gives.")
+        return lines
+    lines.append("  The solve is exact on the kept arcs only (its status above is about them); pairs outside "
+                 "them were not considered, and units left unproposed below are explained by their kept arcs.")
+    if not shortlist:
+        # Side constraints only lower the optimum: the bound holds for them too.
+        bound = pruning.bound
+        lost = max(0.0, bound - objective)
+        lines.append(f"  Upper bound on the optimum over every eligible pair: {bound:,} (a dual bound from each "
+                     f"unit's and each household's best weight; the sums alone give {pruning.unit_bound:,} over "
+                     f"units and {pruning.household_bound:,} over households); pruning lost at most {lost:,.0f} "
+                     f"weight ({lost / bound if bound else 0.0:.2%} of the bound).")
+    return lines
