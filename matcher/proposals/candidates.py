@@ -45,8 +45,9 @@ from matcher.scoring.queries import BLOCK_PAIRS, eligible_pairs
 from matcher.scoring.scorer import PairScores, score_pairs
 
 # Added to the weight of an arc the request can propose, so that such arcs
-# always come before the ones it sets aside (weights stay far below this).
-_PROPOSABLE = np.int64(1) << np.int64(42)
+# always come before the ones it sets aside (a link's weight is 10 x score x
+# unit size x wait boost: thousands, far below this; checked).
+_PROPOSABLE = np.int64(1) << np.int64(30)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,29 @@ def first_k_of_runs(group: np.ndarray, k: int) -> np.ndarray:
 
 def arc_value(weight: np.ndarray, proposable: np.ndarray) -> np.ndarray:
     """The value arcs are ranked by: proposable arcs first, then weight."""
-    return weight.astype(np.int64) + proposable.astype(np.int64) * _PROPOSABLE
+    weight = weight.astype(np.int64)
+    if len(weight) and (int(weight.max()) >= _PROPOSABLE or int(weight.min()) < 0):
+        raise ValueError("link weights must lie in [0, 2**30) to be ranked")
+    return weight + proposable.astype(np.int64) * _PROPOSABLE
+
+
+def best_first(group: np.ndarray, value: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """The order that lists arcs by ``group`` (ascending), then ``value``
+    (high first), then ``tie`` (ascending): one sort of a packed int64 key
+    when the three fit in 63 bits (they do up to millions of rows), else a
+    lexsort."""
+    if len(group) == 0:
+        return np.empty(0, dtype=np.int64)
+    g0, v1, t0 = int(group.min()), int(value.max()), int(tie.min())
+    bits_g = max(1, (int(group.max()) - g0).bit_length())
+    bits_v = max(1, (v1 - int(value.min())).bit_length())
+    bits_t = max(1, (int(tie.max()) - t0).bit_length())
+    if bits_g + bits_v + bits_t > 63:
+        return np.lexsort((tie, -value, group))
+    key = (group - g0) << (bits_v + bits_t)
+    key |= (v1 - value) << bits_t
+    key |= tie - t0
+    return np.argsort(key)  # keys are distinct: (group, tie) pairs are
 
 
 def proposable_mask(scores: PairScores, min_score, excluded_keys: np.ndarray, n_households: int) -> np.ndarray:
@@ -169,7 +192,7 @@ class _HouseholdPool:
         u = np.concatenate([p[0] for p in self.parts])
         h = np.concatenate([p[1] for p in self.parts])
         v = np.concatenate([p[2] for p in self.parts])
-        order = np.lexsort((self.unit_rank[u], -v, h))
+        order = best_first(h, v, self.unit_rank[u])
         u, h, v = u[order], h[order], v[order]
         first = first_k_of_runs(h, self.k)
         u, h, v = u[first], h[first], v[first]
@@ -222,7 +245,7 @@ def pruned_links(region: Region, request, progress=None, excluded: list[tuple[in
         del scores
         key = u * n_h + h
         # Each unit's best K: every pair of these units is in this chunk.
-        order = np.lexsort((household_rank[h], -v, u))
+        order = best_first(u, v, household_rank[h])
         top = np.zeros(len(u), dtype=bool)
         top[order[first_k_of_runs(u[order], k)]] = True
         if len(fixed_keys):
@@ -236,7 +259,8 @@ def pruned_links(region: Region, request, progress=None, excluded: list[tuple[in
         pool.add(u, h, v)
     pool_u, pool_h = pool.compact()
     del pool
-    keys = np.unique(np.concatenate([*unit_top, pool_u * n_h + pool_h]).astype(np.int64))
+    keys = np.sort(np.concatenate([*unit_top, pool_u * n_h + pool_h]).astype(np.int64))
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
     kept_u, kept_h = keys // n_h, keys % n_h
     if stage is not None:
         stage(f"scoring the {len(keys):,} kept arcs", 1)

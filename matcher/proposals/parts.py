@@ -44,13 +44,15 @@ def components(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> 
         return 0, np.empty(0, dtype=np.int64)
     n = n_rows + n_cols
     graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols + n_rows)), shape=(n, n)).tocsr()
-    _, label = connected_components(graph, directed=False)
+    n_labels, label = connected_components(graph, directed=False)
     of_arc = label[rows]
     # Renumber by first appearance so the numbering does not depend on scipy's.
-    _, first, inverse = np.unique(of_arc, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return len(first), rank[inverse]
+    first = np.full(n_labels, len(rows), dtype=np.int64)
+    np.minimum.at(first, of_arc, np.arange(len(rows), dtype=np.int64))
+    used = np.flatnonzero(first < len(rows))
+    rank = np.full(n_labels, -1, dtype=np.int64)
+    rank[used[np.argsort(first[used], kind="stable")]] = np.arange(len(used))
+    return len(used), rank[of_arc]
 
 
 def max_weight_matching_in_parts(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_rows: int,
@@ -87,8 +89,8 @@ def max_weight_matching_in_parts(rows: np.ndarray, cols: np.ndarray, weights: np
             stage(f"solving {len(big):,} parts", len(big))
         for p in big.tolist():
             at = order[bounds[p]:bounds[p + 1]]
-            r_ids, r = np.unique(rows[at], return_inverse=True)
-            c_ids, c = np.unique(cols[at], return_inverse=True)
+            r_ids, r = _renumbered(rows[at])
+            c_ids, c = _renumbered(cols[at])
             result = max_weight_matching(r, c, weights[at], n_rows=len(r_ids), n_cols=len(c_ids), config=config)
             chosen_rows.append(r_ids[result.pairs[:, 0]])
             chosen_cols.append(c_ids[result.pairs[:, 1]])
@@ -104,8 +106,19 @@ def max_weight_matching_in_parts(rows: np.ndarray, cols: np.ndarray, weights: np
     return PartsResult(pairs, objective, "optimal", time.perf_counter() - begin, backend, n_parts)
 
 
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    out = np.sort(values)
+    return out[np.r_[True, out[1:] != out[:-1]]] if len(out) else out
+
+
+def _renumbered(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values (sorted) and each value's position among them."""
+    ids = _sorted_distinct(values)
+    return ids, np.searchsorted(ids, values)
+
+
 def _distinct_per_part(side: np.ndarray, part: np.ndarray, n_parts: int) -> np.ndarray:
     """How many distinct rows (or columns) each part has."""
     width = int(side.max()) + 1 if len(side) else 1
-    keys = np.unique(part * width + side)
+    keys = _sorted_distinct(part * width + side)
     return np.bincount(keys // width, minlength=n_parts)
