@@ -150,6 +150,40 @@ def best_first(group: np.ndarray, value: np.ndarray, tie: np.ndarray) -> np.ndar
     return np.argsort(key)  # keys are distinct: (group, tie) pairs are
 
 
+BUCKETS = 256
+
+
+def best_k_of_groups(group: np.ndarray, value: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each group's best ``k`` arcs (value high first, then tie
+    ascending), listed by group then rank. Only arcs that can be among them
+    are sorted: values are put in :data:`BUCKETS` ordered buckets, and per
+    group only the buckets from the one holding its k-th best upward are
+    kept (one counting pass, no sort), so the sort sees about k arcs per
+    group instead of all of them."""
+    n = len(group)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    g0 = int(group.min())
+    local = group - g0
+    n_groups = int(local.max()) + 1
+    degree = np.bincount(local, minlength=n_groups)
+    if int(degree.max()) > k:
+        half = BUCKETS // 2
+        proposable = value >= _PROPOSABLE
+        weight = value - proposable * _PROPOSABLE
+        top = int(weight.max()) + 1
+        bucket = proposable * half + (weight * half) // top  # non-decreasing in value
+        counts = np.bincount(local * BUCKETS + bucket, minlength=n_groups * BUCKETS).reshape(n_groups, BUCKETS)
+        at_or_above = np.cumsum(counts[:, ::-1], axis=1)
+        lowest = BUCKETS - 1 - np.argmax(at_or_above >= k, axis=1)
+        lowest[degree <= k] = 0
+        may = np.flatnonzero(bucket >= lowest[local])
+    else:
+        may = np.arange(n)
+    order = may[best_first(group[may], value[may], tie[may])]
+    return order[first_k_of_runs(group[order], k)]
+
+
 def proposable_mask(scores: PairScores, min_score, excluded_keys: np.ndarray, n_households: int) -> np.ndarray:
     """Arcs the request can propose: at or above ``min_score`` and not
     excluded by the request (``excluded_keys``: sorted ``unit * n_households
@@ -176,7 +210,7 @@ class _HouseholdPool:
         self.threshold = np.full(n_households, -1, dtype=np.int64)
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.size = 0
-        self.limit = max(4 * n_households * k, 2_000_000)
+        self.limit = max(2 * n_households * k, 1_000_000)
 
     def add(self, u: np.ndarray, h: np.ndarray, v: np.ndarray) -> None:
         may = v >= self.threshold[h]
@@ -185,17 +219,16 @@ class _HouseholdPool:
         if self.size > self.limit:
             self.compact()
 
-    def compact(self) -> tuple[np.ndarray, np.ndarray]:
-        """Keep each household's best K; returns them (unit, household rows)."""
+    def compact(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Keep each household's best K; returns them (unit rows, household
+        rows, values), by household then rank."""
         if not self.parts:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
         u = np.concatenate([p[0] for p in self.parts])
         h = np.concatenate([p[1] for p in self.parts])
         v = np.concatenate([p[2] for p in self.parts])
-        order = best_first(h, v, self.unit_rank[u])
-        u, h, v = u[order], h[order], v[order]
-        first = first_k_of_runs(h, self.k)
-        u, h, v = u[first], h[first], v[first]
+        best = best_k_of_groups(h, v, self.unit_rank[u], self.k)
+        u, h, v = u[best], h[best], v[best]
         # The K-th of each household's run is its new threshold.
         last = first_k_of_runs(h, self.k - 1) if self.k > 1 else np.zeros(len(h), dtype=bool)
         kth = ~last
@@ -204,7 +237,7 @@ class _HouseholdPool:
         self.threshold[h[kth][full]] = v[kth][full]
         self.parts = [(u, h, v)]
         self.size = len(u)
-        return u, h
+        return u, h, v
 
 
 def pruned_links(region: Region, request, progress=None, excluded: list[tuple[int, int]] | None = None,
@@ -242,23 +275,24 @@ def pruned_links(region: Region, request, progress=None, excluded: list[tuple[in
         scores = score_pairs(units, households, u, h, request.weights, workers, cache=region.cache)
         proposable = proposable_mask(scores, request.min_score, excluded_keys, n_h)
         v = arc_value(scores.weight, proposable)
-        del scores
-        key = u * n_h + h
+        del scores, proposable
         # Each unit's best K: every pair of these units is in this chunk.
-        order = best_first(u, v, household_rank[h])
-        top = np.zeros(len(u), dtype=bool)
-        top[order[first_k_of_runs(u[order], k)]] = True
+        top = best_k_of_groups(u, v, household_rank[h], k)
+        unit_top.append(u[top] * n_h + h[top])
         if len(fixed_keys):
-            top |= np.isin(key, fixed_keys)
-        unit_top.append(key[top])
-        # Bounds: a unit's best proposable arc is the first of its run.
-        lead = order[first_k_of_runs(u[order], 1)]
-        lead = lead[proposable[lead]]
-        best_unit[u[lead]] = np.maximum(best_unit[u[lead]], v[lead] - _PROPOSABLE)
-        np.maximum.at(best_household, h[proposable], v[proposable] - _PROPOSABLE)
+            key = u * n_h + h
+            unit_top.append(key[np.isin(key, fixed_keys)])
+        # Bound: a unit's best arc is the first of its best K.
+        lead = top[first_k_of_runs(u[top], 1)]
+        lead = lead[v[lead] >= _PROPOSABLE]
+        best_unit[u[lead]] = v[lead] - _PROPOSABLE
         pool.add(u, h, v)
-    pool_u, pool_h = pool.compact()
+    pool_u, pool_h, pool_v = pool.compact()
     del pool
+    # Bound: a household's best arc is the first of its best K (every arc
+    # left out of the pool ranked below K others of the household).
+    lead = first_k_of_runs(pool_h, 1) & (pool_v >= _PROPOSABLE)
+    best_household[pool_h[lead]] = pool_v[lead] - _PROPOSABLE
     keys = np.sort(np.concatenate([*unit_top, pool_u * n_h + pool_h]).astype(np.int64))
     keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
     kept_u, kept_h = keys // n_h, keys % n_h

@@ -100,6 +100,19 @@ def test_the_household_pool_compacts_to_the_same_arcs(world, monkeypatch):
     assert np.array_equal(one.units, many.units) and np.array_equal(one.households, many.households)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 40), st.booleans()), max_size=80),
+       st.integers(1, 6), st.booleans())
+def test_best_k_of_groups_is_the_full_sort_s_first_k(arcs, k, lexsort):
+    group = np.array([g for g, _, _ in arcs], dtype=np.int64)
+    weight = np.array([w for _, w, _ in arcs], dtype=np.int64)
+    value = cand.arc_value(weight, np.array([p for _, _, p in arcs], dtype=bool))
+    tie = np.random.default_rng(len(arcs)).permutation(len(arcs)).astype(np.int64) * (2**55 if lexsort else 1)
+    order = np.lexsort((tie, -value, group))
+    expected = order[cand.first_k_of_runs(group[order], k)]
+    assert np.array_equal(cand.best_k_of_groups(group, value, tie, k), expected)
+
+
 def test_bound_is_an_upper_bound_and_the_summary_states_the_pruning(world):
     exact = propose(world, make_request())
     pruned = propose(world, make_request(candidates=2))
