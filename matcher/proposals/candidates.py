@@ -173,10 +173,17 @@ def best_k_of_groups(group: np.ndarray, value: np.ndarray, tie: np.ndarray, k: i
         weight = value - proposable * _PROPOSABLE
         top = int(weight.max()) + 1
         bucket = proposable * half + (weight * half) // top  # non-decreasing in value
-        counts = np.bincount(local * BUCKETS + bucket, minlength=n_groups * BUCKETS).reshape(n_groups, BUCKETS)
+        # Buckets are counted only for the groups with more than k arcs.
+        big = np.flatnonzero(degree > k)
+        slot = np.full(n_groups, -1, dtype=np.int64)
+        slot[big] = np.arange(len(big))
+        at = slot[local]
+        counted = at >= 0
+        counts = np.bincount(at[counted] * BUCKETS + bucket[counted],
+                             minlength=len(big) * BUCKETS).reshape(len(big), BUCKETS)
         at_or_above = np.cumsum(counts[:, ::-1], axis=1)
-        lowest = BUCKETS - 1 - np.argmax(at_or_above >= k, axis=1)
-        lowest[degree <= k] = 0
+        lowest = np.zeros(n_groups, dtype=np.int64)
+        lowest[big] = BUCKETS - 1 - np.argmax(at_or_above >= k, axis=1)
         may = np.flatnonzero(bucket >= lowest[local])
     else:
         may = np.arange(n)
