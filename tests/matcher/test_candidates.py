@@ -237,3 +237,46 @@ def test_the_pair_estimate_is_exact_on_small_regions_and_close_on_samples(world)
     pairs = len(all_scores(world, make_request().weights).units)
     assert memory.estimate_pairs(world) == pairs
     assert abs(memory.estimate_pairs(world, sample=40) - pairs) <= 0.5 * pairs
+
+
+class _Recorder:
+    """A progress callback with stages, recording what it is told."""
+
+    def __init__(self):
+        self.stages, self.done = [], {}
+
+    def stage(self, label, total):
+        self.stages.append((label, total))
+        self.done[label] = 0
+
+    def __call__(self, n):
+        self.done[self.stages[-1][0]] += n
+
+
+def test_progress_has_a_stage_for_scoring_and_for_the_kept_arcs(world):
+    progress = _Recorder()
+    propose(world, make_request(candidates=2), progress=progress)
+    labels = [label for label, _ in progress.stages]
+    assert labels[0] == "scoring units, keeping the best 2"
+    assert progress.done[labels[0]] == len(world.waiting_unit_rows) == progress.stages[0][1]
+    assert labels[1].startswith("scoring the ") and labels[1].endswith(" kept arcs")
+    assert any(label.startswith("solving ") and label.endswith(" parts") for label in labels[2:])
+
+
+def test_the_cli_progress_bars_stage_on_stderr_only_on_a_terminal(monkeypatch, capsys):
+    import sys
+
+    from matcher.cli import render
+
+    assert render.staged_progress_printer(10, "scoring units") == (None, None)  # not a terminal under pytest
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    progress, stop = render.staged_progress_printer(10, "scoring units")
+    progress.stage("first", 3)
+    progress(3)
+    progress.stage("second", 2)
+    progress(2)
+    stop()
+    tasks = progress.bar.tasks
+    assert [t.description for t in tasks] == ["first", "second"]  # the unused first guess is removed
+    assert [t.completed for t in tasks] == [3, 2]
+    assert capsys.readouterr().out == ""
