@@ -280,3 +280,18 @@ def test_the_cli_progress_bars_stage_on_stderr_only_on_a_terminal(monkeypatch, c
     assert [t.description for t in tasks] == ["first", "second"]  # the unused first guess is removed
     assert [t.completed for t in tasks] == [3, 2]
     assert capsys.readouterr().out == ""
+
+
+def test_store_mode_takes_candidates_and_records_them_in_the_manifest(tmp_path, run_cli):
+    import json
+
+    children, households = write_region(tmp_path)
+    db = tmp_path / "register.sqlite3"
+    assert run_cli("db", "init", "--db", db)[0] == 0
+    assert run_cli("import", "--db", db, "--children", children, "--households", households)[0] == 0
+    out = tmp_path / "links.csv"
+    status, summary, err = run_cli("propose", "--db", db, "--as-of", "2026-06-30", "--out", out, "--candidates", "3")
+    assert status == 0, err
+    assert "Candidates (--candidates 3)" in summary
+    manifest = json.loads(next(tmp_path.glob("links*.manifest.json")).read_text())
+    assert '"candidates": 3' in json.dumps(manifest)
