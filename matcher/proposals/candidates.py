@@ -22,6 +22,12 @@ or a household has fewer than K others, which lets the summary say why a unit
 was left out), then by ``weight`` high to low, then by the other side's id:
 ties are broken the same way on every run. Fixed links are always kept.
 
+Up to :data:`PRICE_PAIRS_LIMIT` eligible pairs, one pricing round follows:
+the LP duals of the kept arcs price every eligible pair in a second pass and
+the pairs they cannot rule out (positive reduced cost) are added (issue 12:
+K = 50 alone kept 98.8% of the optimum's weight on 10,000 x 20,000; with the
+round, 99.99%).
+
 The result is optimal on the kept arcs. Every eligible pair also feeds a
 valid upper bound on the full problem's optimum, computed in the same pass
 from each unit's best proposable weight ``b_u`` and each household's
@@ -67,7 +73,14 @@ class Pruning:
     unit_bound: int
     household_bound: int
     bound: int
-    """The best dual bound of the family (never above either sum)."""
+    """The best valid bound found: the family's, or the priced LP duals'."""
+    union_arcs: int = 0
+    """Arcs in the union of the best K (``arcs_kept`` less those priced in)."""
+    priced: int | None = None
+    """Arcs added by the pricing round; None when there was none."""
+    family_bound: int = 0
+    """The bound of :func:`dual_bound` alone (``bound`` is lower when the
+    priced duals gave better)."""
 
     @property
     def complete(self) -> bool:
@@ -203,6 +216,11 @@ def proposable_mask(scores: PairScores, min_score, excluded_keys: np.ndarray, n_
     return keep
 
 
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+
 def _keys(pairs: list[tuple[int, int]], n_households: int) -> np.ndarray:
     return np.unique(np.array([u * n_households + h for u, h in pairs], dtype=np.int64))
 
@@ -300,21 +318,91 @@ def pruned_links(region: Region, request, progress=None, excluded: list[tuple[in
     # left out of the pool ranked below K others of the household).
     lead = first_k_of_runs(pool_h, 1) & (pool_v >= _PROPOSABLE)
     best_household[pool_h[lead]] = pool_v[lead] - _PROPOSABLE
-    keys = np.sort(np.concatenate([*unit_top, pool_u * n_h + pool_h]).astype(np.int64))
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
-    kept_u, kept_h = keys // n_h, keys % n_h
+    keys = _distinct(np.concatenate([*unit_top, pool_u * n_h + pool_h]).astype(np.int64))
+    n_union = len(keys)
     if stage is not None:
         stage(f"scoring the {len(keys):,} kept arcs", 1)
-    scores = score_pairs(units, households, kept_u, kept_h, request.weights, workers, cache=region.cache)
+    scores = score_pairs(units, households, keys // n_h, keys % n_h, request.weights, workers, cache=region.cache)
     if stage is not None and progress is not None:
         progress(1)
+    bound = dual_bound(best_unit[rows], best_household)
+    priced = None
+    if n_union < n_eligible <= PRICE_PAIRS_LIMIT:
+        added, priced_bound = price(region, request, scores, proposable_mask(scores, request.min_score,
+                                                                             excluded_keys, n_h),
+                                    excluded_keys, progress, workers)
+        bound = min(bound, priced_bound)
+        keys = _distinct(np.concatenate([keys, added]))
+        priced = len(keys) - n_union
+        if priced:
+            scores = score_pairs(units, households, keys // n_h, keys % n_h, request.weights, workers,
+                                 cache=region.cache)
     pruning = Pruning(k=k, eligible_pairs=n_eligible, arcs_kept=len(keys),
                       unit_bound=int(np.maximum(best_unit, 0).sum()),
                       household_bound=int(np.maximum(best_household, 0).sum()),
-                      bound=dual_bound(best_unit[rows], best_household))
+                      bound=bound, union_arcs=n_union, priced=priced,
+                      family_bound=dual_bound(best_unit[rows], best_household))
     pruned = PrunedScores(scores.units, scores.households, scores.points, scores.score, scores.weight, scores.fee,
                           scores.distance_km, pruning=pruning)
     return pruned, proposable_mask(pruned, request.min_score, excluded_keys, n_h)
+
+
+PRICE_PAIRS_LIMIT = 60_000_000
+"""Up to this many eligible pairs, one pricing round follows the pruning:
+LP duals of the kept arcs (HiGHS, column generation) price every eligible
+pair in a second streamed pass; arcs of positive reduced cost are added,
+and the duals, raised where an arc needs it, give a bound on the full
+problem. Beyond it the second pass (as long as the first) is left out."""
+
+
+def _lp_duals(rows, cols, weights, n_rows, n_cols) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative duals (rows, columns) of the matching LP on these arcs."""
+    from solvers import _budgets
+
+    n = len(rows)
+    u, v, _, _ = _budgets.lp_duals(rows, cols, weights, np.zeros(n, np.int64), np.full(n, -1, np.int64),
+                                   np.zeros(0, np.int64), n_rows, n_cols, np.empty(0, np.int64), [])
+    return np.maximum(u, 0.0), np.maximum(v, 0.0)
+
+
+def price(region: Region, request, scores: PairScores, proposable: np.ndarray, excluded_keys: np.ndarray,
+          progress=None, workers: int = 2) -> tuple[np.ndarray, int]:
+    """One pricing round: the keys (``unit * households + household``) of
+    the eligible pairs whose reduced cost against the kept arcs' LP duals
+    is positive, and an upper bound on the optimum over every eligible pair
+    (the duals, each unit's raised to cover its arcs: ``y_u = max(u_u,
+    max_h w_uh - v_h)``, a feasible dual solution)."""
+    units, households = region.unit_arrays, region.household_arrays
+    n_u, n_h = len(units), len(households)
+    use = proposable & (scores.weight > 0)
+    u_dual, v_dual = _lp_duals(scores.units[use], scores.households[use], scores.weight[use].astype(np.int64),
+                               n_u, n_h)
+    y = u_dual.copy()
+    rows = region.waiting_unit_rows
+    per_chunk = max(1, BLOCK_PAIRS // max(1, n_h)) * max(1, workers)
+    stage = getattr(progress, "stage", None)
+    if stage is not None:
+        stage("pricing every pair against the kept arcs' LP duals", len(rows))
+    added = []
+    for start in range(0, len(rows), per_chunk):
+        u, h = eligible_pairs(region, rows[start:start + per_chunk], workers, progress if stage else None)
+        if len(u) == 0:
+            continue
+        chunk = score_pairs(units, households, u, h, request.weights, workers, cache=region.cache)
+        ok = proposable_mask(chunk, request.min_score, excluded_keys, n_h)
+        u, h = u[ok], h[ok]
+        slack = chunk.weight[ok] - v_dual[h]
+        del chunk
+        if len(u) == 0:
+            continue
+        added.append(u[slack - u_dual[u] > 1e-6] * n_h + h[slack - u_dual[u] > 1e-6])
+        # Pairs come unit by unit: each unit's largest w - v over its run.
+        starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+        y[u[starts]] = np.maximum(y[u[starts]], np.maximum.reduceat(slack, starts))
+    total = float(y.sum() + v_dual.sum())
+    bound = int(np.ceil(total * (1 + 1e-12) + 1e-6))
+    keys = np.concatenate(added) if added else np.empty(0, np.int64)
+    return keys, bound
 
 
 def pruning_lines(pruning: Pruning, objective: float, shortlist: bool) -> list[str]:
@@ -328,14 +416,23 @@ def pruning_lines(pruning: Pruning, objective: float, shortlist: bool) -> list[s
     if pruning.complete:
         lines.append("  No eligible pair was dropped: the proposal is the one the full set of pairs gives.")
         return lines
+    if pruning.priced is not None:
+        lines.append(f"  Of them {pruning.priced:,} were added by one pricing round: the LP duals of the union "
+                     f"({pruning.union_arcs:,} arcs) priced every eligible pair in a second pass, and each pair "
+                     "they could not rule out was added.")
+    else:
+        lines.append(f"  No pricing round (more than {PRICE_PAIRS_LIMIT:,} eligible pairs: a second pass over "
+                     "them would take as long as the first).")
     lines.append("  The solve is exact on the kept arcs only (its status above is about them); pairs outside "
                  "them were not considered, and units left unproposed below are explained by their kept arcs.")
     if not shortlist:
         # Side constraints only lower the optimum: the bound holds for them too.
         bound = pruning.bound
         lost = max(0.0, bound - objective)
-        lines.append(f"  Upper bound on the optimum over every eligible pair: {bound:,} (a dual bound from each "
-                     f"unit's and each household's best weight; the sums alone give {pruning.unit_bound:,} over "
-                     f"units and {pruning.household_bound:,} over households); pruning lost at most {lost:,.0f} "
-                     f"weight ({lost / bound if bound else 0.0:.2%} of the bound).")
+        how = ("the priced LP duals, raised to cover every eligible pair" if bound < pruning.family_bound else
+               "a dual bound from each unit's and each household's best weight")
+        lines.append(f"  Upper bound on the optimum over every eligible pair: {bound:,} ({how}; the sums of the best "
+                     f"weights alone give {pruning.unit_bound:,} over units and {pruning.household_bound:,} over "
+                     f"households); pruning lost at most {lost:,.0f} weight ({lost / bound if bound else 0.0:.2%} "
+                     "of the bound).")
     return lines

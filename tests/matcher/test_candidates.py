@@ -61,7 +61,8 @@ def _top_k(group, other_rank, value, k):
 
 
 @pytest.mark.parametrize("k", [1, 2, 5])
-def test_kept_arcs_are_exactly_the_union_of_both_top_k(world, k):
+def test_kept_arcs_are_exactly_the_union_of_both_top_k(world, k, monkeypatch):
+    monkeypatch.setattr(cand, "PRICE_PAIRS_LIMIT", 0)  # no pricing round: the union alone
     request = make_request(candidates=k, min_score=55)
     full, keep = candidate_links(world, make_request(min_score=55))
     n_h = len(world.household_arrays)
@@ -75,7 +76,8 @@ def test_kept_arcs_are_exactly_the_union_of_both_top_k(world, k):
     pruned, pruned_keep = cand.pruned_links(world, request)
     got = set((pruned.units * n_h + pruned.households).tolist())
     assert got == expected
-    assert pruned.pruning.arcs_kept == len(got) < len(full.units)
+    assert pruned.pruning.arcs_kept == len(got) == pruned.pruning.union_arcs < len(full.units)
+    assert pruned.pruning.priced is None
     assert pruned.pruning.eligible_pairs == len(full.units)
     # The kept arcs carry the same scores and the same proposable mask.
     at = np.searchsorted(full.units * n_h + full.households, pruned.units * n_h + pruned.households)
@@ -87,6 +89,7 @@ def test_the_household_pool_compacts_to_the_same_arcs(world, monkeypatch):
     """Small blocks and a tiny pool limit (compaction after every block)
     keep exactly what one big block keeps."""
     request = make_request(candidates=3)
+    monkeypatch.setattr(cand, "PRICE_PAIRS_LIMIT", 0)
     one, _ = cand.pruned_links(world, request)
     monkeypatch.setattr(cand, "BLOCK_PAIRS", len(world.household_arrays) * 2)
     original = cand._HouseholdPool.__init__
@@ -295,3 +298,17 @@ def test_store_mode_takes_candidates_and_records_them_in_the_manifest(tmp_path, 
     assert "Candidates (--candidates 3)" in summary
     manifest = json.loads(next(tmp_path.glob("links*.manifest.json")).read_text())
     assert '"candidates": 3' in json.dumps(manifest)
+
+
+def test_the_pricing_round_adds_arcs_beyond_the_union_and_never_loses_weight(world, monkeypatch):
+    exact = propose(world, make_request())
+    priced = propose(world, make_request(candidates=1))
+    monkeypatch.setattr(cand, "PRICE_PAIRS_LIMIT", 0)
+    union = propose(world, make_request(candidates=1))
+    p, q = priced.candidates.pruning, union.candidates.pruning
+    assert q.priced is None and p.priced > 0
+    assert p.arcs_kept == p.union_arcs + p.priced and p.union_arcs == q.arcs_kept
+    assert union.objective <= priced.objective <= exact.objective <= p.bound <= q.bound
+    assert check_validity(priced, world) == []
+    assert "added by one pricing round" in proposal_summary(world, priced)
+    assert "No pricing round" in proposal_summary(world, union)
