@@ -86,7 +86,7 @@ def max_weight_matching_in_parts(rows: np.ndarray, cols: np.ndarray, weights: np
         big = np.flatnonzero(~star)
         stage = getattr(progress, "stage", None)
         if stage is not None and len(big):
-            stage(f"solving {len(big):,} parts", len(big))
+            stage(f"solving {len(big):,} part{'s' if len(big) != 1 else ''}", len(big))
         for p in big.tolist():
             at = order[bounds[p]:bounds[p + 1]]
             r_ids, r = _renumbered(rows[at])

@@ -312,3 +312,20 @@ def test_the_pricing_round_adds_arcs_beyond_the_union_and_never_loses_weight(wor
     assert check_validity(priced, world) == []
     assert "added by one pricing round" in proposal_summary(world, priced)
     assert "No pricing round" in proposal_summary(world, union)
+
+
+def test_stdout_holds_the_summary_only_when_the_pricing_round_runs_highs(tmp_path):
+    """HiGHS greets on standard output when a process makes its first
+    solver; the pricing round points that at standard error."""
+    import subprocess
+    import sys
+
+    children, households = write_region(tmp_path, seed=5, n_children=120, n_households=90)
+    done = subprocess.run([sys.executable, "-c", "import sys; from matcher.cli import main; sys.exit(main())",
+                           "propose", "--children", str(children),
+                           "--households", str(households), "--as-of", "2026-06-30",
+                           "--out", str(tmp_path / "links.csv"), "--candidates", "1"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Batch proposal"), done.stdout[:200]
+    assert "added by one pricing round" in done.stdout
