@@ -757,6 +757,7 @@ def options_record(options: ProposalOptions | QueryOptions | None) -> dict:
             "time_limit_s": options.config.time_limit_s,
             "workers": options.config.workers,
             "seed": options.config.seed,
+            **({"candidates": options.candidates} if options.candidates is not None else {}),
         }
     return {}
 

@@ -31,6 +31,7 @@ FLAGS = {
     "state": "--state", "record": "--record", "acting_for": "--user", "since": "--since", "file": "FILE",
     "scheduler": "--scheduler", "tls_ca_file": "--tls-ca-file", "tls_cert": "--tls-cert", "tls_key": "--tls-key",
     "scheduler_timeout_s": "--scheduler-timeout",
+    "candidates": "--candidates",
 }
 
 
@@ -375,16 +376,19 @@ def scores(children, households, db, as_of, out, weights_file, scheduler, tls_ca
               help=f"CP-SAT search workers ({allowed('workers')}); 1 gives repeatable output.")
 @click.option("--seed", default="0", show_default=True, metavar="N",
               help=f"CP-SAT random seed ({allowed('solver_seed')}).")
+@click.option("--candidates", default=None, metavar="K",
+              help=f"Keep only the best K households per unit and K units per household, streamed without the "
+                   f"full pair table ({allowed('candidates')}); for regions too large for every pair.")
 @click.option("--record", is_flag=True, default=False,
               help="Store mode: record the proposal's links as proposed in the register, in one transaction "
                    "(refused if the store changed since it was read).")
 @weights_option
 @scheduler_options
 def propose(children, households, db, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
-            time_limit, workers, seed, record, weights_file, scheduler, tls_ca_file, tls_cert, tls_key,
+            time_limit, workers, seed, candidates, record, weights_file, scheduler, tls_ca_file, tls_cert, tls_key,
             scheduler_timeout) -> None:
     """A batch proposal of links to explore, with a summary and a manifest beside it."""
-    from matcher.cli.render import progress_printer
+    from matcher.cli.render import staged_progress_printer as progress_printer
 
     if record and children is not None:
         raise InputError(Problem("command line", None, "--record", None,
@@ -393,7 +397,7 @@ def propose(children, households, db, as_of, out, budgets, min_score, fixed, exc
     paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file},
                             summary=True)
     options = api.ProposalOptions.parse(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
-                                        time_limit, workers, seed)
+                                        time_limit, workers, seed, candidates=candidates)
     chosen, blocks = _scheduler(scheduler, tls_ca_file, tls_cert, tls_key, scheduler_timeout)
     options = dataclasses.replace(options, weights=api.load_weights(weights_file), scheduler=chosen)
     region = load_region(children, households, as_of, db)

@@ -180,6 +180,45 @@ def progress_printer(total: int, label: str):
     return (lambda n: bar.advance(task, n)), bar.stop
 
 
+class StagedProgress:
+    """A progress callback (``progress(n)`` advances the current bar) with
+    ``stage(label, total)``, which ends the current bar and starts the next:
+    the domain calls it where a command has more than one long stage
+    (scoring, pruning, solving parts). Bars go to stderr."""
+
+    def __init__(self, total: int, label: str):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self.task = self.bar.add_task(label, total=total)
+        self.bar.start()
+
+    def __call__(self, n: int) -> None:
+        self.bar.advance(self.task, n)
+
+    def stage(self, label: str, total: int | None) -> None:
+        current = next(t for t in self.bar.tasks if t.id == self.task)
+        if current.completed:
+            self.bar.stop_task(self.task)
+        else:  # a stage that never started (the caller's first guess)
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(label, total=total)
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def staged_progress_printer(total: int, label: str):
+    """As :func:`progress_printer`, with stages (:class:`StagedProgress`):
+    nothing unless stderr is a terminal."""
+    if not sys.stderr.isatty() or total <= 0:
+        return None, None
+    progress = StagedProgress(total, label)
+    return progress, progress.stop
+
+
 def format_summary(counts: dict) -> str:
     """The summary as lines of text."""
     sizes = ", ".join(f"{n} of {k}" for k, n in counts["waiting_units_by_size"].items()) or "none"
