@@ -36,7 +36,7 @@ def _si(value: float | None, unit: str = "") -> str:
         return "–"
     for scale, prefix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
         if abs(value) >= scale:
-            return f"{value / scale:.3g}{prefix}{unit}".rstrip()
+            return f"{value / scale:.3g}{prefix} {unit}".rstrip()
     return f"{value:.3g} {unit}".rstrip()
 
 
@@ -152,7 +152,8 @@ def plot(doc: dict, path: Path) -> Path:
     ax.set_ylabel("seconds")
     ax.set_title(f"{doc['case']}: {doc['date'][:10]}, {doc['machine'].get('cores')} cores", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

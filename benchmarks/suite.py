@@ -19,10 +19,10 @@ dict it returns has:
   {"name", "value", "limit", "unit", "better": "lower"|"higher",
   "reference": {"name", "value"} (optional)}.
 
-Peak memory is the ``ru_maxrss`` of the child process that measured the
-size (``os.wait4``), so it includes the interpreter, the imports and the
-case's inputs; a case's ``prepare(size)`` (making input files) runs in an
-earlier child and is not counted.
+Peak memory is the peak resident set size (``VmHWM``) of the child process
+that measured the size, so it includes the interpreter, the imports and the
+case's inputs; a case's ``prepare(size)`` (making input files) runs in the
+parent beforehand and is not counted.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CASE_MODULES = ("benchmarks.cases",)
-MEMORY_METHOD = ("ru_maxrss of the child process that measured the size (os.wait4): interpreter, imports and "
-                 "inputs included; input files made beforehand in another process")
+MEMORY_METHOD = ("peak resident set size (VmHWM) of the child process that measured the size: interpreter, "
+                 "imports and the case's inputs included; input files made beforehand in the parent")
 VERSIONED = ("numpy", "scipy", "polars", "pyarrow", "ortools", "highspy", "lap", "networkx", "sqlalchemy",
              "matplotlib", "pyinstrument", "matcher")
 
@@ -248,22 +248,38 @@ def run_child(argv: list[str], timeout_s: float) -> tuple[int, float, str, str]:
 MARK = "@@benchmark-result@@ "
 
 
+def peak_rss_mib() -> float | None:
+    """This process's peak resident set size since its exec (VmHWM), MiB.
+    (``ru_maxrss`` would not do: Linux carries the parent's resident size at
+    fork into a child's ``ru_maxrss`` across exec.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def measure_size(spec: Case, size: dict, repeat: int) -> dict:
     """Prepare then measure one size, each in a fresh child process."""
     base = [sys.executable, "-m", "benchmarks.suite", spec.name, json.dumps(size), str(repeat)]
     if spec.prepare is not None:
-        code, _, _, err = run_child([*base, "--prepare"], spec.timeout_s)
-        if code != 0:
-            return {"size": size, "error": f"prepare failed (exit {code}): {err.strip()[-2000:]}"}
+        try:
+            spec.prepare(size)  # in this process: its memory is not the measured child's
+        except Exception as error:  # noqa: BLE001 - recorded in the results, the suite goes on
+            return {"size": size, "error": f"prepare failed: {type(error).__name__}: {error}"}
     start = time.perf_counter()
-    code, peak_mib, out, err = run_child(base, spec.timeout_s)
+    code, maxrss_mib, out, err = run_child(base, spec.timeout_s)
     elapsed = time.perf_counter() - start
     line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(MARK)), None)
     if code != 0 or line is None:
         why = "killed by the timeout" if elapsed >= spec.timeout_s else f"exit {code}"
-        return {"size": size, "error": f"{why}: {err.strip()[-2000:]}", "peak_rss_mib": round(peak_mib, 1)}
+        return {"size": size, "error": f"{why}: {err.strip()[-2000:]}"}
     row = json.loads(line[len(MARK):])
-    row = {"size": size, **row, "peak_rss_mib": round(peak_mib, 1), "child_s": round(elapsed, 3)}
+    row = {"size": size, **row, "child_s": round(elapsed, 3)}
+    if row.get("peak_rss_mib") is None:  # no /proc: the child's ru_maxrss (counts the parent's RSS at fork)
+        row["peak_rss_mib"] = round(maxrss_mib, 1)
     return finish_row(row)
 
 
@@ -288,7 +304,7 @@ def run_case(spec: Case, *, quick: bool, repeat: int | None, out_dir: Path, log=
 
 def describe_row(spec: Case, row: dict) -> str:
     if "error" in row:
-        return f"{row['size']}: FAILED {row['error'][:300]}"
+        return f"{row['size']}: FAILED {row['error'][-600:]}"
     text = f"n={row['n']:,}: {row['wall_s']:.4g} s, peak {row['peak_rss_mib']:.0f} MiB"
     if row.get("throughput"):
         text += f", {row['throughput']:.4g} {spec.throughput_unit}"
@@ -300,13 +316,13 @@ def describe_row(spec: Case, row: dict) -> str:
 
 
 def child_main(argv: list[str]) -> int:
-    """``python -m benchmarks.suite CASE SIZE_JSON REPEAT [--prepare]``."""
+    """``python -m benchmarks.suite CASE SIZE_JSON REPEAT``: measure one size."""
+    import benchmarks.suite as module  # the registry the case modules fill (not __main__'s copy)
+
     name, size, repeat = argv[0], json.loads(argv[1]), int(argv[2])
-    spec = load_cases()[name]
-    if "--prepare" in argv[3:]:
-        spec.prepare(size)
-        return 0
+    spec = module.load_cases()[name]
     row = spec.measure(size, repeat)
+    row["peak_rss_mib"] = peak_rss_mib()
     print(MARK + json.dumps(row, default=_jsonable), flush=True)
     return 0
 
