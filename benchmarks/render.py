@@ -98,7 +98,7 @@ def case_markdown(doc: dict, svg_link: str | None) -> str:
         f"{name} {('%.2f' % k) if k is not None else '–'}" for name, k in exps.items()) + "."]
     targets = [(row, t) for row in doc["sizes"] for t in row.get("targets", [])]
     if targets:
-        lines += ["", "| target | at | measured | limit | as a ratio to the same-run reference | |",
+        lines += ["", "| target | at | measured | limit | measured / reference against limit / reference (same run) | |",
                   "|---|---|---|---|---|---|"]
         for row, t in targets:
             ref = t.get("reference")
@@ -134,6 +134,7 @@ def plot(doc: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     matplotlib.rcParams["svg.hashsalt"] = "matcher-benchmarks"
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: small files
     rows = [r for r in doc["sizes"] if "error" not in r]
     series = list(dict.fromkeys(s for r in rows for s in r.get("series", {}))) or ["wall"]
     exps = doc.get("exponents", {})
@@ -157,7 +158,7 @@ def plot(doc: dict, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="svg", metadata={"Date": None})
+    fig.savefig(tmp, format=path.suffix.lstrip(".") or "svg", metadata={"Date": None} if path.suffix != ".png" else None)
     plt.close(fig)
     os.replace(tmp, path)
     return path
@@ -193,6 +194,7 @@ def render(results_dir: Path, readme: Path, order: list[str] | None = None, *, s
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
     fd, tmp = tempfile.mkstemp(dir=readme.parent, prefix=f".{readme.name}.", suffix=".tmp")
+    os.chmod(tmp, readme.stat().st_mode & 0o777 if readme.exists() else 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(replace_block(text, block(docs, links)))
     os.replace(tmp, readme)
