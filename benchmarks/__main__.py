@@ -56,6 +56,9 @@ def run_scripts(quick: bool) -> int:
 def profile(spec, size: dict, out: Path, repeat: int) -> list[Path]:
     from pyinstrument import Profiler
 
+    from benchmarks import suite
+
+    suite.PROFILING = True
     if spec.prepare is not None:
         spec.prepare(size)
     profiler = Profiler()

@@ -72,22 +72,27 @@ def scoring(size: dict, repeat: int) -> dict:
     from matcher.scoring.queries import eligible_pairs
     from matcher.scoring.scorer import score_pairs
 
+    from benchmarks import suite
+
+    workers = 1 if suite.PROFILING else 2
     world = _world(size["children"], size["households"])
     rows = world.waiting_unit_rows[: size["units"]]
     n_households = len(world.households)
     candidates = len(rows) * n_households
     _ = world.tables
-    pairs = eligible_pairs(world, rows)  # warm
+    pairs = eligible_pairs(world, rows, workers)  # warm
 
     def both():
-        u, h = eligible_pairs(world, rows)
-        score_pairs(world.unit_arrays, world.household_arrays, u, h, WEIGHTS, cache=world.cache)
+        u, h = eligible_pairs(world, rows, workers)
+        score_pairs(world.unit_arrays, world.household_arrays, u, h, WEIGHTS, workers, cache=world.cache)
         return len(u)
 
     wall, times, eligible = _median_times(both, repeat)
-    rules, _, _ = _median_times(lambda: eligible_pairs(world, rows), repeat)
+    rules, _, _ = _median_times(lambda: eligible_pairs(world, rows, workers), repeat)
     scoring_s, _, _ = _median_times(lambda: score_pairs(world.unit_arrays, world.household_arrays, *pairs, WEIGHTS,
-                                                        cache=world.cache), repeat)
+                                                        workers, cache=world.cache), repeat)
+    peak = suite.peak_rss_mib()  # before the references' own arrays
+    del pairs
     per_pair = bytes_per_candidate_pair(world.tables)
     moved = candidates * per_pair
     read_1t = numpy_read_gbps(max(moved, 64 << 20), 1)
@@ -100,7 +105,7 @@ def scoring(size: dict, repeat: int) -> dict:
         targets.append({"name": ">= 250 M candidate pairs/s (issue 14)", "value": rate, "limit": 250e6,
                         "unit": "candidate pairs/s", "better": "higher",
                         "reference": {"name": "numpy-read-bound rate (2 threads)", "value": memory_bound}})
-    return {"n": candidates, "wall_s": wall, "times_s": times, "throughput": rate,
+    return {"n": candidates, "wall_s": wall, "times_s": times, "throughput": rate, "peak_rss_mib": peak,
             "reference": {"name": "plain Python per-pair loop, same rules, 2 units (scaled)", "value": loop,
                           "unit": "candidate pairs/s"},
             "series": {"eligibility + scoring": wall, "eligibility": rules, "scoring": scoring_s},
@@ -148,6 +153,9 @@ def rank(size: dict, repeat: int) -> dict:
         api.rank(world, child_id=child)
         if i >= 10:
             whole.append(time.perf_counter() - start)
+    from benchmarks.suite import peak_rss_mib
+
+    peak = peak_rss_mib()  # before the plain loop's Python rows
     loop = plain_loop_rate(world, n_units=1)
     n = len(world.households)
     loop_s = n / loop  # the plain loop's time for one unit against every household
@@ -155,7 +163,7 @@ def rank(size: dict, repeat: int) -> dict:
     if n >= 100_000:
         targets.append({"name": "p95 <= 5 ms (issue 14)", "value": p95, "limit": 0.005, "unit": "s",
                         "reference": {"name": "plain Python loop, one unit x H (scaled)", "value": loop_s}})
-    return {"n": n, "wall_s": p50, "times_s": [float(x) for x in samples], "throughput": n / p50,
+    return {"n": n, "wall_s": p50, "times_s": [float(x) for x in samples], "throughput": n / p50, "peak_rss_mib": peak,
             "reference": {"name": "plain Python per-pair loop, same rules (scaled)", "value": loop,
                           "unit": "households/s"},
             "series": {"p50": p50, "p95": p95, "api.rank p50": float(np.median(whole))},
