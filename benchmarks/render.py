@@ -58,7 +58,7 @@ def _cell(value, unit: str) -> str:
     if unit == "s":
         return _seconds(value)
     if unit == "ratio":
-        return f"{value:.2f}"
+        return f"{value:.3g}"
     return _si(value, unit)
 
 
@@ -104,7 +104,10 @@ def case_markdown(doc: dict, svg_link: str | None) -> str:
             ref = t.get("reference")
             ratio = (f"{_cell(t.get('value_ratio'), 'ratio')} against {_cell(t.get('limit_ratio'), 'ratio')} "
                      f"({ref['name']} = {_cell(ref['value'], t['unit'])})") if ref and t.get("limit_ratio") else "–"
-            lines.append(f"| {t['name']} | {_size_text(row['size'])} | {_cell(t.get('value'), t['unit'])} | "
+            measured = _cell(t.get("value"), t["unit"]) if t.get("value") is not None else "not reached"
+            if t.get("condition") is False:
+                measured += f", not {t.get('condition_text', 'as required')}"
+            lines.append(f"| {t['name']} | {_size_text(row['size'])} | {measured} | "
                          f"{_cell(t['limit'], t['unit'])} | {ratio} | {'met' if t['met'] else '**NOT met**'} |")
     extra = [(row, row["metrics"]) for row in doc["sizes"] if row.get("metrics")]
     if extra:

@@ -83,6 +83,12 @@ def test_rows_get_their_ratio_and_target_verdicts():
     higher = suite.finish_row({"n": 1, "wall_s": 1, "targets": [{"name": "x", "value": 5, "limit": 10,
                                                                   "unit": "x", "better": "higher"}]})
     assert higher["targets"][0]["met"] is False
+    fast_but_unproven = suite.finish_row({"n": 1, "wall_s": 1, "targets": [
+        {"name": "x", "value": 1.0, "limit": 5.0, "unit": "s", "condition": False, "condition_text": "proven"}]})
+    assert fast_but_unproven["targets"][0]["met"] is False
+    assert "1 s, not proven" in render.case_markdown(
+        {"case": "c", "title": "t", "machine": {}, "date": "d", "n_label": "n", "throughput_unit": "",
+         "sizes": [{"size": {"a": 1}, "peak_rss_mib": 1.0, **fast_but_unproven}]}, None)
 
 
 def test_json_writer_and_renderer_on_synthetic_results(tmp_path):
