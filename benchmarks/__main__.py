@@ -29,8 +29,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--case", action="append", metavar="NAME", help="run this case (repeatable); default: all")
     p.add_argument("--list", action="store_true", help="list the cases and their sizes, then exit")
     p.add_argument("--out", type=Path, default=None,
-                   help="folder for the JSON, SVG and profile (default benchmarks/results); with another folder "
-                        "the tables go to OUT/README.md, never to benchmarks/README.md")
+                   help="folder for the JSON, SVG and profile (default benchmarks/results, with --quick "
+                        "benchmarks/results/quick); with another folder the tables go to OUT/README.md, never to "
+                        "benchmarks/README.md")
     p.add_argument("--repeat", type=int, default=None, help="runs per size (median reported; default per case)")
     p.add_argument("--profile", metavar="CASE",
                    help="write a pyinstrument profile of CASE at its largest size to OUT/CASE-profile.{html,txt}")
@@ -86,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             quick = "; ".join(suite.json.dumps(s) for s in spec.quick)
             print(f"{name}: {spec.title}\n    n = {spec.n_label}\n    full: {sizes}\n    quick: {quick}")
         return 0
-    out = args.out or suite.RESULTS
+    # A quick run never replaces the committed full results: by default it goes to results/quick.
+    out = args.out or (suite.RESULTS / "quick" if args.quick and not args.render and not args.profile
+                       else suite.RESULTS)
     default_out = args.out is None or out.resolve() == suite.RESULTS.resolve()
     readme = HERE / "README.md" if default_out else out / "README.md"
     if args.render:

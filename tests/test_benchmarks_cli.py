@@ -148,3 +148,18 @@ def test_a_child_process_reports_its_own_peak_memory():
     assert code == 0 and float(big) >= 300
     code, _, small, _ = suite.run_child([sys.executable, "-c", grab.format(n=1)], 60)
     assert code == 0 and float(small) < 200
+
+
+def test_a_quick_run_without_out_does_not_write_over_the_full_results(monkeypatch, tmp_path):
+    import benchmarks.__main__ as front
+
+    seen = {}
+
+    def fake_run_case(spec, *, quick, repeat, out_dir, log):
+        seen["out"], seen["quick"] = out_dir, quick
+        return suite.write_json(suite.result_document(spec, [], quick=quick, started="d", load_before=[],
+                                                      load_after=[]), tmp_path / f"{spec.name}.json")
+
+    monkeypatch.setattr(suite, "run_case", fake_run_case)
+    assert front.main(["--quick", "--case", "rank", "--no-render"]) == 0
+    assert seen == {"out": suite.RESULTS / "quick", "quick": True}
