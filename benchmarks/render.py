@@ -154,7 +154,9 @@ def plot(doc: dict, path: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel(doc["n_label"])
     ax.set_ylabel("seconds")
-    ax.set_title(f"{doc['case']}: {doc['date'][:10]}, {doc['machine'].get('cores')} cores", fontsize=10)
+    load = (doc.get("load_average_before") or [None])[0]
+    ax.set_title(f"{doc['case']}: {doc['date'][:16].replace('T', ' ')} UTC, {doc['machine'].get('cores')} cores, "
+                 f"load {load}" + (" (quick)" if doc.get("quick") else ""), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
