@@ -342,7 +342,10 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
         except api.LookupInputError:
             raise PageProblem(404, "Not found", f"There is no link of child {child_id} and household "
                                                 f"{household_id}.", who) from None
-        return render("link.html", who=who, title=f"Link of {child_id} and {household_id}", link=link)
+        from matcher.web.pages_accounts import link_forms
+
+        return render("link.html", who=who, title=f"Link of {child_id} and {household_id}", link=link,
+                      moves=link_forms(link), problem=None)
 
     @app.get("/audit", include_in_schema=False)
     def audit_page(who=Depends(viewer)):
@@ -378,7 +381,9 @@ class PageKit:
 
 def _more_pages() -> list[Callable]:
     """The functions ``add(app, kit)`` of the page modules beyond this one."""
-    return []
+    from matcher.web.pages_accounts import add_account_pages
+
+    return [add_account_pages]
 
 
 def _link_state(store, child_id: str, household_id: str) -> str | None:
