@@ -253,7 +253,9 @@ def test_a_reset_password_must_be_replaced_before_anything_else(site):
     answer = admin.post(path, data={"csrf_token": token, "password": TEMPORARY, "password_again": TEMPORARY},
                         follow_redirects=False)
     assert answer.status_code == 303
-    assert not logged_in(before)  # the reset ended the account's sessions
+    ended = before.get("/account/password", follow_redirects=False)  # the reset ended the account's sessions
+    assert ended.status_code == 303 and ended.headers["location"].startswith("/login?next=")
+    assert user_row(site, name)["sessions"] == 0
     assert user_row(site, name)["must_change_password"]
     assert login_refused(site, name, PASSWORD)
 
@@ -459,3 +461,32 @@ def test_the_new_pages_send_a_visitor_without_a_session_to_the_login_page(site):
     for path in ("/account/password", "/admin/users", "/exclusions"):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next="), path
+
+
+# --- the migration -------------------------------------------------------------------------------------------------
+
+def test_a_store_at_the_accounts_revision_is_migrated_keeping_its_accounts(ready_store, run_cli):
+    from alembic import command
+    from alembic.config import Config
+
+    from matcher.store import schema
+    from matcher.store.engine import dispose_all, store_url
+    from matcher.store.register import _transaction, migrations_folder
+
+    api.add_user(ready_store, "old", "family_finder", "A", PASSWORD)
+    config = Config()
+    config.set_main_option("script_location", str(migrations_folder()))
+    config.set_main_option("path_separator", "os")
+    with _transaction(store_url(ready_store), write=True, admin=True) as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003_accounts")
+    dispose_all()
+    with pytest.raises(api.InputError, match="db init"):
+        api.web_login(ready_store, "old", PASSWORD)
+    status, out, err = run_cli("db", "init", "--db", ready_store)
+    assert status == 0, err
+    assert schema.SCHEMA_REVISION == "0004_password_changes"
+    row = next(u for u in api.list_users(ready_store) if u["username"] == "old")
+    assert row["last_login_at"] is None and row["password_changed_at"] is None
+    assert api.web_login(ready_store, "old", PASSWORD).account.username == "old"
+    assert next(u for u in api.list_users(ready_store) if u["username"] == "old")["last_login_at"] is not None
