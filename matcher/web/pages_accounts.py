@@ -24,7 +24,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher import api
@@ -58,6 +58,9 @@ def add_account_pages(app: FastAPI, kit) -> None:
             if found is not None and found[0].must_change_password:
                 if path.startswith("/api/"):
                     response = JSONResponse({"detail": MUST_SET}, status_code=403)
+                elif request.headers.get("hx-request") == "true":
+                    # HTMX would follow a redirect in place and swap the password page into a part of the page.
+                    response = Response(status_code=200, headers={"HX-Redirect": PASSWORD_PAGE})
                 else:
                     response = RedirectResponse(PASSWORD_PAGE, status_code=303)
                 for name, value in SECURITY_HEADERS.items():
