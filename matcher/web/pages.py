@@ -121,6 +121,10 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
         if found is None:
             raise PageRedirect("/login?next=" + quote(request.url.path + (f"?{request.url.query}"
                                                                           if request.url.query else ""), safe=""))
+        from matcher.web.pages_accounts import PASSWORD_PAGE, reset_pending
+
+        if reset_pending(found[0], request.url.path):  # an admin reset the password: a new one comes first
+            raise PageRedirect(PASSWORD_PAGE)
         return Viewer(*found)
 
     async def checked_form(request: Request) -> tuple[Viewer, dict[str, str]]:

@@ -7,7 +7,9 @@
   one, disabling (its sessions end at once) and enabling it, and resetting
   its password to a temporary one that must be replaced at the next login.
   Until it is, every page but the password page and logging out redirects
-  there, and every ``/api/`` call but logging in and out answers 403.
+  there, and every ``/api/`` call but logging in and out answers 403 (the
+  pages' ``viewer`` and the JSON API's ``account`` ask
+  :func:`reset_pending` on the session they read anyway: no extra query).
 - ``/links/{child}/{household}``: the link's legal next moves, each a form
   carrying the state and version the page showed, so a form left open
   while someone else moved the link is refused, saying what changed.
@@ -24,8 +26,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 
 from matcher import api
 from matcher.web.pages import PageProblem, render
@@ -38,36 +39,23 @@ MUST_SET = ("this account's password was reset by an admin: set a new password f
             f"{PASSWORD_PAGE}); until then only logging out is allowed")
 
 
+def reset_pending(account, path: str) -> bool:
+    """Whether a request for ``path`` by ``account`` must wait until the
+    account has set a new password after an admin's reset (the pages'
+    ``viewer`` and the JSON API's ``account`` ask; they then redirect to
+    :data:`PASSWORD_PAGE` or answer 403 with :data:`MUST_SET`)."""
+    return account.must_change_password and path not in OPEN_WHILE_RESET
+
+
 def _problem_words(error: Exception) -> str:
     return error.render() if hasattr(error, "render") else str(error)
 
 
 def add_account_pages(app: FastAPI, kit) -> None:
     """Add the pages of this module to ``app`` (see :class:`matcher.web.pages.PageKit`)."""
-    from matcher.web.app import COOKIE, SECURITY_HEADERS
+    from matcher.web.app import COOKIE
 
     store, viewer, checked_form, own_child = kit.store, kit.viewer, kit.checked_form, kit.own_child
-
-    @app.middleware("http")
-    async def password_reset_first(request: Request, call_next):
-        # The outermost layer: it sees every request, pages of other modules and the JSON API's included.
-        path = request.url.path
-        token = request.cookies.get(COOKIE)
-        if token and path not in OPEN_WHILE_RESET and not path.startswith("/static/"):
-            found = await run_in_threadpool(api.web_session, store, token)
-            if found is not None and found[0].must_change_password:
-                if path.startswith("/api/"):
-                    response = JSONResponse({"detail": MUST_SET}, status_code=403)
-                elif request.headers.get("hx-request") == "true":
-                    # HTMX would follow a redirect in place and swap the password page into a part of the page.
-                    response = Response(status_code=200, headers={"HX-Redirect": PASSWORD_PAGE})
-                else:
-                    response = RedirectResponse(PASSWORD_PAGE, status_code=303)
-                for name, value in SECURITY_HEADERS.items():
-                    response.headers[name] = value
-                response.headers["Cache-Control"] = "no-store"
-                return response
-        return await call_next(request)
 
     # --- one's own password --------------------------------------------------------------------------------------
 
