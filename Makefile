@@ -12,6 +12,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m compileall -q matcher features solvers benchmarks >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -74,7 +74,7 @@ __all__ = [
     "init_store", "iso_date", "LINK_ACTIONS", "LINK_STATES", "list_links", "move_link", "record_proposal",
     "show_link", "load_weights", "manifest_path", "money", "name_options", "query_store",
     "region_from_store", "store_location", "store_provenance",
-    "near_misses", "number", "option_problem", "options_record", "plan_output", "propose", "provenance", "rank",
+    "near_misses", "number", "option_problem", "options_record", "parse_scheduler", "plan_output", "propose", "provenance", "rank",
     "region_files", "region_from_files", "region_from_frames", "region_from_tables", "region_summary", "scores",
     "weights_sha256", "why_not", "write_proposal", "write_region", "write_scores",
     "add_user", "set_user_disabled", "web_login", "web_session", "web_logout", "child_record", "household_record",
@@ -662,23 +662,30 @@ class ScoresResult:
     frame: pl.DataFrame
 
 
-def scores(region: Region, options: QueryOptions = QueryOptions(), progress=None) -> ScoresResult:
+def scores(region: Region, options: QueryOptions = QueryOptions(), progress=None, blocks=None) -> ScoresResult:
     """Every eligible unit-household pair with score, weight and factors.
-    ``progress``, if given, is called with the number of units done."""
+    ``progress``, if given, is called with the number of units done; with
+    ``options.scheduler`` the pairs are scored on Dask by unit blocks (the
+    same table) and ``blocks`` is called with (blocks done, blocks)."""
+    from matcher.scoring.distributed import session
     from matcher.scoring.queries import all_scores
     from matcher.scoring.results import scores_frame
 
-    pairs = all_scores(region, options.weights, workers=options.workers, progress=progress)
+    with session(options.scheduler, on_block=blocks):
+        pairs = all_scores(region, options.weights, workers=options.workers, progress=progress)
     return ScoresResult(pairs, scores_frame(region, pairs))
 
 
-def propose(region: Region, options: ProposalOptions = ProposalOptions(), progress=None) -> Proposal:
+def propose(region: Region, options: ProposalOptions = ProposalOptions(), progress=None, blocks=None) -> Proposal:
     """A batch proposal. Raises :class:`InputError` (code ``infeasible``)
     when no proposal meets the request and :class:`SolverTimeout` when the
-    solver found none in time."""
+    solver found none in time. With ``options.scheduler`` the pairs are
+    scored on Dask (the same proposal); ``blocks`` as for :func:`scores`."""
     from matcher.proposals.propose import propose as solve
+    from matcher.scoring.distributed import session
 
-    proposal = solve(region, options, progress=progress)
+    with session(options.scheduler, on_block=blocks):
+        proposal = solve(region, options, progress=progress)
     if proposal.status == "infeasible":
         raise InputError(Problem(OPTIONS, None, None, None,
                                  "a request that can be met; no proposal satisfies it (fixed links over a budget, "
@@ -727,6 +734,15 @@ def weights_sha256(weights: Weights) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def parse_scheduler(address, tls_ca_file=None, tls_cert=None, tls_key=None, timeout_s=10.0):
+    """``--scheduler`` and its TLS files as the options' ``scheduler``
+    (None when no address is given); see
+    :func:`matcher.scoring.distributed.parse_scheduler`."""
+    from matcher.scoring.distributed import parse_scheduler as parse
+
+    return parse(address, tls_ca_file, tls_cert, tls_key, timeout_s)
+
+
 def options_record(options: ProposalOptions | QueryOptions | None) -> dict:
     """Every option of a request by its domain name, as JSON values (what
     a manifest records)."""
@@ -741,6 +757,7 @@ def options_record(options: ProposalOptions | QueryOptions | None) -> dict:
             "time_limit_s": options.config.time_limit_s,
             "workers": options.config.workers,
             "seed": options.config.seed,
+            **({"candidates": options.candidates} if options.candidates is not None else {}),
         }
     return {}
 
@@ -1187,6 +1204,165 @@ def agency_children(region: Region, agency_id: str | None) -> frozenset[str]:
 
     kids = region.children if agency_id is None else region.children.filter(pl.col("agency_id") == agency_id)
     return frozenset(kids["child_id"].to_list())
+
+
+# --- batch proposals, exchange days and the report on the web pages (issue 13) -------------------------------------
+#
+# The managers' pages run these in a background process (matcher/web/jobs.py):
+# the proposal's summary in the words ``propose`` writes, the links of one
+# agency's children, and an exchange day built from a form rather than a file.
+
+def waiting_unit_count(region: Region) -> int:
+    """How many waiting units a proposal scores (its progress's total)."""
+    return int(len(region.waiting_unit_rows))
+
+
+def proposal_summary(region: Region, proposal: Proposal, names: dict | None = None) -> str:
+    """The proposal's summary in the words ``propose`` writes beside its
+    links (without the lines on how the files were made); ``names`` render
+    option names (a front end's own)."""
+    from matcher.proposals.report import proposal_summary as summary
+
+    return summary(region, proposal, names=names)
+
+
+def proposal_for_agency(proposal: Proposal, agency_id: str | None) -> Proposal:
+    """The proposal with only the links of ``agency_id``'s children (every
+    link when None) and without its candidate pairs (what recording it as
+    ``proposed`` links needs, small enough to pass between processes)."""
+    import polars as pl
+
+    links = proposal.links if agency_id is None else proposal.links.filter(pl.col("child_agency_id") == agency_id)
+    return dataclasses.replace(proposal, links=links, candidates=None)
+
+
+def hide_other_agencies_units(region: Region, text: str, agency_id: str | None) -> str:
+    """``text`` with every unit id and child id of agencies other than
+    ``agency_id`` replaced by "(a unit of another agency)" (unchanged when
+    None): a manager reads the whole proposal's summary without learning
+    the ids of other agencies' children."""
+    import re
+
+    import polars as pl
+
+    if agency_id is None:
+        return text
+    others = region.units.filter(pl.col("agency_id") != agency_id)
+    hidden = set(others["unit_id"].to_list())
+    for ids in others["child_ids"].to_list():
+        hidden.update(ids)
+
+    def swap(match) -> str:
+        token = match.group(0)
+        core = token.rstrip(".")
+        if core.endswith("'s") and core[:-2] in hidden:  # "C000059's needs are..."
+            return "(a unit of another agency)'s" + token[len(core):]
+        return "(a unit of another agency)" + token[len(core):] if core in hidden else token
+
+    return re.sub(r"[^\s,;:()=]+", swap, text)
+
+
+def hide_other_agencies_units_in_page(region: Region, page: str, agency_id: str | None) -> str:
+    """An HTML document (the pool report) with every unit id and child id of
+    agencies other than ``agency_id`` replaced as
+    :func:`hide_other_agencies_units` does, in its text and in the CSV
+    downloads it carries as ``data:text/csv;base64,`` links (unchanged when
+    None)."""
+    import base64
+    import html
+    import re
+
+    if agency_id is None:
+        return page
+
+    def csv_link(match) -> str:
+        text = base64.b64decode(match.group(1)).decode("utf-8")
+        return "data:text/csv;base64," + base64.b64encode(
+            hide_other_agencies_units(region, text, agency_id).encode("utf-8")).decode("ascii")
+
+    page = re.sub(r"data:text/csv;base64,([A-Za-z0-9+/=]+)", csv_link, page)
+    # Text between tags, one piece at a time (tags and attributes are left alone).
+    return re.sub(r">([^<]+)<", lambda m: ">" + html.escape(hide_other_agencies_units(
+        region, html.unescape(m.group(1)), agency_id), quote=False) + "<", page)
+
+
+def likely_households(region: Region, unit_ids, limit: int, per_unit: int = 5) -> list[str]:
+    """Up to ``limit`` approved households to invite to an exchange day
+    featuring ``unit_ids``: each unit's best-ranked eligible households in
+    turn (its best first, then every unit's second...)."""
+    import polars as pl
+
+    ranked = []
+    for unit_id in unit_ids:
+        row = region.unit_row_of_id.get(unit_id)
+        if row is None:
+            raise LookupInputError(f"there is no unit {unit_id!r}")
+        first_child = region.units["child_ids"][row][0]
+        answer = rank(region, child_id=first_child, options=QueryOptions(top=per_unit))
+        ranked.append([r["household_id"] for r in answer["results"]])
+    chosen: list[str] = []
+    for place in range(per_unit):
+        for households in ranked:
+            if place < len(households) and households[place] not in chosen:
+                chosen.append(households[place])
+    if len(chosen) < limit:
+        approved = region.households.filter(pl.col("status") == "approved")["household_id"].sort().to_list()
+        chosen += [h for h in approved if h not in set(chosen)][:limit - len(chosen)]
+    return chosen[:limit]
+
+
+def exchange_event_value(*, unit_ids, household_ids, slots, tables, capacity, max_meetings, min_meetings) -> dict:
+    """An exchange day's event (the contract's JSON value) with the units
+    dealt to ``tables`` tables in turn (``T1``, ``T2``...), each holding
+    ``capacity`` meetings a slot; check it with :func:`exchange_event`."""
+    unit_ids = list(unit_ids)
+    n_tables = max(1, min(int(tables), len(unit_ids) or 1))
+    dealt = [{"table_id": f"T{i + 1}", "capacity": capacity, "unit_ids": unit_ids[i::n_tables]}
+             for i in range(n_tables)]
+    return {"slots": slots, "max_meetings": max_meetings, "min_meetings": min_meetings, "tables": dealt,
+            "household_ids": list(household_ids), "requests": []}
+
+
+def exchange_event(value, region: Region, source: str = "the exchange-day form"):
+    """An event's JSON value checked against ``region`` as an event file is
+    (:func:`read_exchange_event`): an :class:`InputError` naming each bad
+    entry otherwise."""
+    from matcher.exchange.event import parse_event
+
+    return parse_event(value, source, region)
+
+
+def exchange_household_page(region: Region, day, household_id: str, weights: Weights | None = None) -> str:
+    """The printable page of one attending household's meetings."""
+    from matcher.exchange.pages import household_page
+    from matcher.scoring.weights import Weights as DefaultWeights
+
+    return household_page(region, day, weights or DefaultWeights(), household_id)
+
+
+def exchange_table_page(day, table_id: str) -> str:
+    """The printable page of one table's meetings, slot by slot."""
+    from matcher.exchange.pages import table_page
+
+    return table_page(day, table_id)
+
+
+def exchange_schedule_rows(day) -> list[dict]:
+    """The schedule's meetings in the contract's columns (slot, table,
+    unit, household, requested), in slot and table order."""
+    return [dict(row) for row in _exchange_schedule(day).iter_rows(named=True)]
+
+
+def _exchange_schedule(day):
+    from matcher.exchange.pages import schedule_frame
+
+    return schedule_frame(day)
+
+
+__all__ += ["waiting_unit_count", "proposal_summary", "proposal_for_agency", "hide_other_agencies_units",
+            "hide_other_agencies_units_in_page",
+            "likely_households", "exchange_event_value", "exchange_event", "exchange_household_page",
+            "exchange_table_page", "exchange_schedule_rows"]
 
 
 # --- web accounts: passwords, the admin's list; the link page's moves and the exclusions in force ---------------

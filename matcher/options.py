@@ -23,6 +23,7 @@ from features.contract import EARLIEST_DATE
 from matcher.errors import InputError, option_problem
 from matcher.frozen import FrozenDict
 from matcher.ranges import LONGEST_WHOLE, Allowed, as_number, shown
+from matcher.scoring.distributed import Scheduler, parse_scheduler
 from matcher.scoring.weights import Weights
 from solvers import SolverConfig
 
@@ -34,6 +35,7 @@ NUMBERS: dict[str, Allowed] = {
     # Queries and proposals.
     "top": Allowed(1, 100_000),
     "shortlist": Allowed(1, 1_000),
+    "candidates": Allowed(1, 1_000),
     "workers": Allowed(1, 64),
     "time_limit_s": Allowed(0, 86_400, whole=False, above_low=True, unit="seconds"),
     "min_score": Allowed(0, 100, whole=False, unit="a score"),
@@ -110,10 +112,14 @@ class QueryOptions:
     weights: Weights = field(default_factory=Weights)
     top: int | None = 10
     workers: int = 2
+    scheduler: Scheduler | None = None
+    """Score on Dask distributed (:mod:`matcher.scoring.distributed`):
+    a :class:`Scheduler`, or its address as text; None: in this process."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "top", _maybe_number("top", self.top))
         object.__setattr__(self, "workers", number("workers", self.workers))
+        object.__setattr__(self, "scheduler", parse_scheduler(self.scheduler))
 
 
 def _pair_list(pairs, option: str) -> tuple[tuple[str, str], ...]:
@@ -194,9 +200,18 @@ class ProposalOptions:
     shortlist: int | None = None
     config: SolverConfig = field(default_factory=SolverConfig)
     weights: Weights = field(default_factory=Weights)
+    scheduler: Scheduler | None = None
+    """Score (and generate candidates) on Dask distributed; see
+    :attr:`QueryOptions.scheduler`. Not part of what is asked: the
+    proposal is the same, and the manifest does not record it."""
+    candidates: int | None = None
+    """Keep only the best K households per unit and K units per household
+    (their union), streamed without the full pair table; None: every
+    eligible pair (see :mod:`matcher.proposals.candidates`)."""
 
     def __post_init__(self) -> None:
-        for name in ("shortlist", "min_score", "sibling_contact_km"):
+        object.__setattr__(self, "scheduler", parse_scheduler(self.scheduler))
+        for name in ("shortlist", "min_score", "sibling_contact_km", "candidates"):
             object.__setattr__(self, name, _maybe_number(name, getattr(self, name)))
         object.__setattr__(self, "budgets", _checked_budgets(self.budgets))
         object.__setattr__(self, "fixed", _pair_list(self.fixed, "fixed"))
@@ -206,7 +221,8 @@ class ProposalOptions:
 
     @classmethod
     def parse(cls, budgets=(), min_score=None, fixed=(), excluded=(), sibling_contact_km=None, shortlist=None,
-              time_limit_s=60.0, workers=1, seed=0, weights: Weights | None = None) -> ProposalOptions:
+              time_limit_s=60.0, workers=1, seed=0, weights: Weights | None = None,
+              scheduler: Scheduler | str | None = None, candidates=None) -> ProposalOptions:
         """Build options from their text forms (numbers as text or numbers,
         ``AGENCY=AMOUNT`` budgets, ``UNIT=HOUSEHOLD`` pairs), checking each
         value once."""
@@ -216,7 +232,8 @@ class ProposalOptions:
         _check_combination(shortlist, sibling_contact_km, bool(budgets or fixed))
         config = _solver_config(time_limit_s, workers, seed)
         return cls(parse_budgets(budgets), min_score, _pair_list(fixed, "fixed"), _pair_list(excluded, "excluded"),
-                   sibling_contact_km, shortlist, config, weights or Weights())
+                   sibling_contact_km, shortlist, config, weights or Weights(), parse_scheduler(scheduler),
+                   _maybe_number("candidates", candidates))
 
 
 # The request a proposal answers: the same value under its earlier name.

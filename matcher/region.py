@@ -61,6 +61,11 @@ class BoundedCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __reduce__(self):
+        # A copy sent to another process (a Dask worker) starts empty: the
+        # cache holds what that process derives, and a lock cannot be sent.
+        return type(self), (self._size,)
+
 
 def _read_only(holder) -> None:
     """Every numpy array held by a frozen dataclass made read-only: a region

@@ -29,6 +29,9 @@ FLAGS = {
     "as_of": "--as-of", "out": "--out", "children": "--children", "households": "--households",
     "force": "--force", "links": "--links", "db": "--db", "reason": "--reason", "from_state": "--from",
     "state": "--state", "record": "--record", "acting_for": "--user", "since": "--since", "file": "FILE",
+    "scheduler": "--scheduler", "tls_ca_file": "--tls-ca-file", "tls_cert": "--tls-cert", "tls_key": "--tls-key",
+    "scheduler_timeout_s": "--scheduler-timeout",
+    "candidates": "--candidates",
 }
 
 
@@ -212,6 +215,38 @@ def weights_option(func):
                         help="Scorer weights (TOML); `matcher weights` prints the defaults.")(func)
 
 
+def scheduler_options(func):
+    """--scheduler and its TLS files and timeout: score on Dask distributed."""
+    func = click.option("--scheduler-timeout", "scheduler_timeout", default="10", show_default=True,
+                        metavar="SECONDS", help="How long to wait for the scheduler and its first worker.")(func)
+    func = click.option("--tls-key", "tls_key", default=None, metavar="FILE",
+                        help="With a tls:// scheduler: this client's private key (PEM).")(func)
+    func = click.option("--tls-cert", "tls_cert", default=None, metavar="FILE",
+                        help="With a tls:// scheduler: this client's certificate (PEM).")(func)
+    func = click.option("--tls-ca-file", "tls_ca_file", default=None, metavar="FILE",
+                        help="With a tls:// scheduler: the CA certificate the cluster's certificates are signed "
+                             "by (PEM).")(func)
+    func = click.option("--scheduler", "scheduler", default=None, metavar="ADDRESS",
+                        help="Score on Dask distributed by unit blocks (the same output): tcp://HOST:PORT or "
+                             "tls://HOST:PORT of a running scheduler, or local:N for N worker processes here "
+                             "(needs pip install 'matcher[dist]').")(func)
+    return func
+
+
+def _scheduler(scheduler, tls_ca_file, tls_cert, tls_key, timeout):
+    """The options' scheduler (checked before any work) and a reporter of
+    finished blocks for stderr (about every tenth, and the last)."""
+    chosen = api.parse_scheduler(scheduler, tls_ca_file, tls_cert, tls_key, timeout)
+    if chosen is None:
+        return None, None
+
+    def blocks(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            click.echo(f"dask: {done}/{total} unit blocks scored on {chosen.address}", err=True)
+
+    return chosen, blocks
+
+
 def load_region(children: str | None, households: str | None, as_of: str | None, db: str | None = None):
     """Validate the files, or the store's tables, and build the region
     (warnings to stderr)."""
@@ -296,17 +331,20 @@ def near_misses_command(children, households, db, as_of, child_id, top, fmt, wei
 @data_options
 @click.option("--out", "out", required=True, metavar="FILE", help="Output file (.csv or .parquet).")
 @weights_option
-def scores(children, households, db, as_of, out, weights_file) -> None:
+@scheduler_options
+def scores(children, households, db, as_of, out, weights_file, scheduler, tls_ca_file, tls_cert, tls_key,
+           scheduler_timeout) -> None:
     """Every feasible unit-household pair with its score, weight and factors."""
     from matcher.cli.render import progress_printer
 
     paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file})
     weights = api.load_weights(weights_file)
+    chosen, blocks = _scheduler(scheduler, tls_ca_file, tls_cert, tls_key, scheduler_timeout)
     region = load_region(children, households, as_of, db)
     advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
-    options = api.QueryOptions(weights=weights)
+    options = api.QueryOptions(weights=weights, scheduler=chosen)
     try:
-        result = api.scores(region, options, progress=advance)
+        result = api.scores(region, options, progress=advance, blocks=blocks)
     finally:
         if stop:
             stop()
@@ -338,14 +376,19 @@ def scores(children, households, db, as_of, out, weights_file) -> None:
               help=f"CP-SAT search workers ({allowed('workers')}); 1 gives repeatable output.")
 @click.option("--seed", default="0", show_default=True, metavar="N",
               help=f"CP-SAT random seed ({allowed('solver_seed')}).")
+@click.option("--candidates", default=None, metavar="K",
+              help=f"Keep only the best K households per unit and K units per household, streamed without the "
+                   f"full pair table ({allowed('candidates')}); for regions too large for every pair.")
 @click.option("--record", is_flag=True, default=False,
               help="Store mode: record the proposal's links as proposed in the register, in one transaction "
                    "(refused if the store changed since it was read).")
 @weights_option
+@scheduler_options
 def propose(children, households, db, as_of, out, budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
-            time_limit, workers, seed, record, weights_file) -> None:
+            time_limit, workers, seed, candidates, record, weights_file, scheduler, tls_ca_file, tls_cert, tls_key,
+            scheduler_timeout) -> None:
     """A batch proposal of links to explore, with a summary and a manifest beside it."""
-    from matcher.cli.render import progress_printer
+    from matcher.cli.render import staged_progress_printer as progress_printer
 
     if record and children is not None:
         raise InputError(Problem("command line", None, "--record", None,
@@ -354,12 +397,13 @@ def propose(children, households, db, as_of, out, budgets, min_score, fixed, exc
     paths = api.plan_output(out, inputs={"children": children, "households": households, "weights": weights_file},
                             summary=True)
     options = api.ProposalOptions.parse(budgets, min_score, fixed, excluded, sibling_contact_km, shortlist,
-                                        time_limit, workers, seed)
-    options = dataclasses.replace(options, weights=api.load_weights(weights_file))
+                                        time_limit, workers, seed, candidates=candidates)
+    chosen, blocks = _scheduler(scheduler, tls_ca_file, tls_cert, tls_key, scheduler_timeout)
+    options = dataclasses.replace(options, weights=api.load_weights(weights_file), scheduler=chosen)
     region = load_region(children, households, as_of, db)
     advance, stop = progress_printer(len(region.waiting_unit_rows), "scoring units")
     try:
-        proposal = api.propose(region, options, progress=advance)
+        proposal = api.propose(region, options, progress=advance, blocks=blocks)
     finally:
         if stop:
             stop()

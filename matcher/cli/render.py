@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-
-from rich.console import Console, Group
-from rich.padding import Padding
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from matcher.api import counts_against, money
+
+if TYPE_CHECKING:  # rich is loaded only when something is drawn: JSON output never needs it
+    from rich.console import Console, Group
+    from rich.table import Table
 
 REASONS_MIN_WIDTH = 100
 """Below this many columns a table leaves out its reasons column and lists
@@ -24,6 +24,8 @@ no COLUMNS given)."""
 def console() -> Console:
     """A console as wide as the terminal (or COLUMNS); ``UNFITTED_WIDTH``
     when there is no terminal at all."""
+    from rich.console import Console
+
     if "COLUMNS" in os.environ:
         return Console()
     for descriptor in (1, 2, 0):
@@ -40,6 +42,9 @@ def reasons_block(result: dict, against_shown: int | None = None, for_shown: int
     "what counts against" (the factor that lost most first) apart from
     "what counts for" (the factor that earned most first). ``against_shown``
     and ``for_shown`` keep only the first few of each."""
+    from rich.console import Group
+    from rich.text import Text
+
     details = result["reason_details"]
     # reasons[0] is the placement; the others follow reason_details one for one.
     text = dict(zip((d["factor"] for d in details), result["reasons"][1:]))
@@ -57,6 +62,10 @@ def reasons_block(result: dict, against_shown: int | None = None, for_shown: int
 def print_rank(result: dict, against_shown: int = 3, for_shown: int = 2) -> None:
     """Print a rank result: score, the main reasons for and against, the
     fee, and any near misses, as wide as the terminal allows."""
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
     out = console()
     if "household_id" in result and "unit_id" not in result:
         title = f"Best units for household {result['household_id']} ({result['eligible_units']} eligible)"
@@ -99,6 +108,9 @@ def print_rank(result: dict, against_shown: int = 3, for_shown: int = 2) -> None
 def print_near_misses(near_misses, title: str, out: Console | None = None) -> None:
     """Households one hard rule away, marked as not eligible, with the rule
     and by how much."""
+    from rich.table import Table
+    from rich.text import Text
+
     out = out or console()
     if not near_misses:
         _emit(out, Text(f"{title}: none (no approved household breaks just one hard rule)"))
@@ -116,6 +128,9 @@ def print_near_misses(near_misses, title: str, out: Console | None = None) -> No
 def print_why_not(result: dict) -> None:
     """Print a why-not answer: every broken rule by number and name, or the
     pair's score and its reasons."""
+    from rich.padding import Padding
+    from rich.text import Text
+
     out = console()
     who = f"unit {result['unit_id']} ({', '.join(result['child_ids'])}) and household {result['household_id']}"
     if result["eligible"]:
@@ -137,6 +152,9 @@ def _emit(out: Console, *renderables) -> None:
 
 def _list(lines: list[str], bullet: str) -> Table:
     """Lines under a bullet, each wrapped with a hanging indent."""
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table.grid(padding=(0, 1, 0, 0))
     grid.add_column(no_wrap=True)
     grid.add_column()
@@ -160,6 +178,45 @@ def progress_printer(total: int, label: str):
     task = bar.add_task(label, total=total)
     bar.start()
     return (lambda n: bar.advance(task, n)), bar.stop
+
+
+class StagedProgress:
+    """A progress callback (``progress(n)`` advances the current bar) with
+    ``stage(label, total)``, which ends the current bar and starts the next:
+    the domain calls it where a command has more than one long stage
+    (scoring, pruning, solving parts). Bars go to stderr."""
+
+    def __init__(self, total: int, label: str):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self.task = self.bar.add_task(label, total=total)
+        self.bar.start()
+
+    def __call__(self, n: int) -> None:
+        self.bar.advance(self.task, n)
+
+    def stage(self, label: str, total: int | None) -> None:
+        current = next(t for t in self.bar.tasks if t.id == self.task)
+        if current.completed:
+            self.bar.stop_task(self.task)
+        else:  # a stage that never started (the caller's first guess)
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(label, total=total)
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def staged_progress_printer(total: int, label: str):
+    """As :func:`progress_printer`, with stages (:class:`StagedProgress`):
+    nothing unless stderr is a terminal."""
+    if not sys.stderr.isatty() or total <= 0:
+        return None, None
+    progress = StagedProgress(total, label)
+    return progress, progress.stop
 
 
 def format_summary(counts: dict) -> str:

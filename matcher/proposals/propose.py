@@ -204,7 +204,13 @@ def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
     # Unknown ids fail before the (long) scoring of every pair.
     excluded = _resolve_pairs(region, request.excluded, "excluded")
     fixed = _resolve_pairs(region, request.fixed, "fixed")
-    scores, keep = candidate_links(region, request, progress, excluded)
+    links_of = candidate_links
+    if request.candidates is not None:  # streamed, pruned to the best K (matcher.proposals.candidates)
+        from matcher.proposals.candidates import pruned_links as links_of
+    else:
+        from matcher.proposals.memory import check_exact_fits
+        check_exact_fits(region)
+    scores, keep = links_of(region, request, progress, excluded)
     fixed = _fixed_arcs(region, request, scores, keep, fixed)
     arcs = np.flatnonzero(keep)
     rows, cols = scores.units[arcs], scores.households[arcs]
@@ -226,8 +232,9 @@ def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
         free = np.ones(len(arcs), dtype=bool)
         if len(fixed_local):
             free &= ~np.isin(rows, rows[fixed_local]) & ~np.isin(cols, cols[fixed_local])
-        result = max_weight_matching(rows[free], cols[free], weights[free], n_rows=n_rows, n_cols=n_cols,
-                                     config=request.config)
+        from matcher.proposals.parts import max_weight_matching_in_parts
+        result = max_weight_matching_in_parts(rows[free], cols[free], weights[free], n_rows=n_rows, n_cols=n_cols,
+                                              config=request.config, progress=progress)
         chosen = np.concatenate([pair_positions(region, scores, result.pairs[:, 0], result.pairs[:, 1]),
                                  arcs[fixed_local]])
         objective = int(scores.weight[chosen].sum())

@@ -248,6 +248,8 @@ def _option_words(request) -> list[str]:
         ("workers", str(request.config.workers)),
         ("seed", str(request.config.seed)),
     ]
+    if getattr(request, "candidates", None) is not None:
+        shown.append(("candidates", str(request.candidates)))
     return [f"{{option:{name}}} {value}" for name, value in shown]
 
 
@@ -290,6 +292,10 @@ def proposal_summary(region: Region, proposal, links_sha256: str | None = None, 
     lines.append(f"Solver: {proposal.method}; status {proposal.status}; total weight {proposal.objective:,.0f}"
                  + ("" if proposal.status == "optimal" else
                     f"; bound {proposal.bound:,.0f}; gap {proposal.gap:.2%}"))
+    pruning = getattr(proposal.candidates, "pruning", None)
+    if pruning is not None:
+        from matcher.proposals.candidates import pruning_lines
+        lines += pruning_lines(pruning, proposal.objective, bool(shortlist))
     if getattr(proposal, "stopped", False):
         lines.append(f"The search stopped at its time limit ({{option:time_limit_s}} "
                      f"{proposal.request.config.time_limit_s:g} s, counted as the solver's deterministic work) "

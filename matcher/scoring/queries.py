@@ -156,7 +156,20 @@ def eligible_pairs(region: Region, unit_rows: np.ndarray | None = None, workers:
 
 def all_scores(region: Region, weights: Weights, unit_rows: np.ndarray | None = None, workers: int = 2,
                progress=None) -> PairScores:
-    """Scores of every eligible pair (see :func:`eligible_pairs`)."""
+    """Scores of every eligible pair (see :func:`eligible_pairs`); on Dask
+    by unit blocks inside a :func:`matcher.scoring.distributed.session`,
+    the same pairs in the same order."""
+    from matcher.scoring import distributed
+
+    runner = distributed.active()
+    if runner is not None:
+        return runner.all_scores(region, weights, unit_rows, progress)
+    return local_scores(region, weights, unit_rows, workers, progress)
+
+
+def local_scores(region: Region, weights: Weights, unit_rows: np.ndarray | None = None, workers: int = 2,
+                 progress=None) -> PairScores:
+    """:func:`all_scores` in this process."""
     u, h = eligible_pairs(region, unit_rows, workers, progress)
     return score_pairs(region.unit_arrays, region.household_arrays, u, h, weights, workers, cache=region.cache)
 

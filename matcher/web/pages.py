@@ -386,8 +386,9 @@ class PageKit:
 def _more_pages() -> list[Callable]:
     """The functions ``add(app, kit)`` of the page modules beyond this one."""
     from matcher.web.pages_accounts import add_account_pages
+    from matcher.web.pages_manage import add_manage_pages
 
-    return [add_account_pages]
+    return [add_manage_pages, add_account_pages]
 
 
 def _link_state(store, child_id: str, household_id: str) -> str | None:

@@ -38,3 +38,17 @@ def test_a_cold_query_loads_no_solver_and_no_store(region_files, command):
                           timeout=120, env={**os.environ, "MATCHER_DB": ""})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_json_output_loads_no_terminal_drawing(region_files):
+    """``--format json`` (what scripts and the web call) never loads rich,
+    the terminal tables' library."""
+    children, households = region_files
+    child = _first(children, "child_id", status="waiting")
+    program = ("import sys\nfrom matcher.cli import main\nstatus = main(sys.argv[1:])\nassert status == 0, status\n"
+               "print('rich' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", program, "rank", "--child", child, "--children", str(children),
+                           "--households", str(households), "--as-of", AS_OF.isoformat(), "--format", "json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, "MATCHER_DB": ""})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "False"

@@ -32,6 +32,7 @@ NUMERIC_OPTIONS = [
     ("generate", "--seed", "seed", ["-1", "4294967296"]),
     ("rank", "--top", "top", ["0", "-3", "100001", "2.0"]),
     ("propose", "--shortlist", "shortlist", ["0", "-1", "1001"]),
+    ("propose", "--candidates", "candidates", ["0", "-1", "1001", "2.5"]),
     ("propose", "--workers", "workers", ["0", "-1", "65"]),
     ("propose", "--time-limit", "time_limit_s", ["0", "-1", "86401"]),
     ("propose", "--min-score", "min_score", ["-1", "100.5", "-0.001"]),

@@ -261,7 +261,8 @@ def test_a_reset_password_must_be_replaced_before_anything_else(site):
 
     client = login_with(site, name, TEMPORARY)
     child, households = ranked_child(site, site["own"])
-    for page in ("/children", f"/children/{child}", "/links", "/exclusions", "/admin/users", f"/links/{child}/x"):
+    for page in ("/children", f"/children/{child}", "/links", "/exclusions", "/admin/users", f"/links/{child}/x",
+                 "/proposals", "/report"):
         moved = client.get(page, follow_redirects=False)
         assert moved.status_code == 303 and moved.headers["location"] == "/account/password", page
         assert "default-src 'self'" in moved.headers["content-security-policy"]
