@@ -1363,3 +1363,94 @@ __all__ += ["waiting_unit_count", "proposal_summary", "proposal_for_agency", "hi
             "hide_other_agencies_units_in_page",
             "likely_households", "exchange_event_value", "exchange_event", "exchange_household_page",
             "exchange_table_page", "exchange_schedule_rows"]
+
+
+# --- web accounts: passwords, the admin's list; the link page's moves and the exclusions in force ---------------
+
+def change_password(db: str | os.PathLike | None, token: str | None, current: str, new: str):
+    """Set a new password for the account of the live web session ``token``
+    (its current password given; the rules of ``user add``): the account's
+    other sessions end, this one stays; audited. Bad input when the current
+    password is wrong (counted against the login limit) or the new one is
+    refused."""
+    from matcher.store.accounts import change_password as change
+    from matcher.store.engine import store_url
+
+    return change(store_url(db), token, current, new)
+
+
+def reset_password(db: str | os.PathLike | None, username: str, temporary: str) -> None:
+    """An admin's reset of ``username``'s password to ``temporary``: the
+    account's sessions end and it must set a new password at its next
+    login; audited."""
+    from matcher.store.accounts import reset_password as reset
+    from matcher.store.engine import store_url
+
+    reset(store_url(db), username, temporary)
+
+
+def list_users(db: str | os.PathLike | None) -> tuple:
+    """Every web account (no password hash): role, agency, disabled, must
+    set a new password, created, last login, password last set, live
+    sessions."""
+    from matcher.store.accounts import list_users as listed
+    from matcher.store.engine import store_url
+
+    return _freeze(listed(store_url(db)))
+
+
+def link_moves(state: str | None) -> tuple[str, ...]:
+    """The legal moves of a link in ``state`` (None: no link yet), as
+    ``matcher link`` takes them."""
+    from matcher.store.links import legal_actions
+
+    return tuple(legal_actions(state))
+
+
+def link_needs_reason(action: str) -> bool:
+    """Whether a move needs a reason (decline, close, re-open)."""
+    from matcher.store.links import NEEDS_REASON
+
+    return action in NEEDS_REASON
+
+
+def move_link_seen(db: str | os.PathLike | None, action: str, child_id: str, household_id: str, *,
+                   from_state: str, from_version: int, reason: str | None = None,
+                   acting_for: str | None = None) -> dict:
+    """:func:`move_link` from the link as a page showed it: ``from_state``
+    at ``from_version``. When the link has moved since (even back to the
+    same state), nothing changes and bad input says what it is now, who
+    moved it and when; the move itself is applied only if the link is still
+    at the version read here (as ``matcher link --from`` does)."""
+    from matcher.store.actor import current_actor, who_am_i
+    from matcher.store.direct import who_words
+    from matcher.store.engine import store_url
+    from matcher.store.links import LinkRefused, read_link, show_link as shown_link, transition
+
+    url = store_url(db)
+    read = read_link(url, child_id, household_id)
+    if read["state"] != from_state or read["version"] != from_version:
+        if read["state"] is None:
+            now = "it has no link now"
+        else:
+            last = shown_link(url, child_id, household_id)["history"][-1]
+            now = (f"it is now {read['state']} (moved to {last['to_state']} by "
+                   f"{who_words(last['who'], last['acting_for'])} at {last['at']}"
+                   + (f": {last['reason']}" if last["reason"] else "") + ")")
+        moves = link_moves(read["state"])
+        raise LinkRefused(f"the link changed since the page was read (it was {from_state}, version {from_version}): "
+                          f"{now}; nothing was changed. "
+                          + ("Legal from here: " + ", ".join(moves) if moves else "No move is legal from here"),
+                          code="stale_link")
+    acting_for = acting_for or current_actor().acting_for
+    return _freeze(transition(url, action, child_id, household_id, reason=reason, who=who_am_i(),
+                              acting_for=acting_for, from_state=from_state, read=read))
+
+
+def exclusions_in_force(db: str | os.PathLike | None, child_ids=None) -> tuple:
+    """The exclusions made by hand and not lifted (of ``child_ids`` when
+    given), oldest first."""
+    from matcher.store.engine import store_url
+    from matcher.store.register import exclusions_in_force as in_force
+
+    return _freeze(in_force(store_url(db), child_ids))

@@ -688,7 +688,7 @@ def validate_proposal(links: str) -> None:
 
 @cli.group("user")
 def user_group() -> None:
-    """Accounts of the web pages (`matcher serve`): add, disable, enable."""
+    """Accounts of the web pages (`matcher serve`): add, disable, enable, reset a password."""
 
 
 def _read_password() -> str:
@@ -731,6 +731,17 @@ def user_enable(username: str, db: str | None) -> None:
     """Enable a disabled account again."""
     api.set_user_disabled(db, username, False)
     click.echo(f"enabled {username}")
+
+
+@user_group.command("reset-password")
+@click.option("--username", "username", required=True, metavar="NAME", help="The account whose password to reset.")
+@db_option
+def user_reset_password(username: str, db: str | None) -> None:
+    """Reset an account's password to a temporary one read from standard
+    input: its sessions end and it must set a new one at its next login."""
+    api.reset_password(db, username, _read_password())
+    click.echo(f"reset the password of {username}; its sessions have ended and it must set a new password at "
+               "its next login")
 
 
 @cli.command("serve")

@@ -165,7 +165,8 @@ def _check_login(connection, row, username: str, password: str, now: dt.datetime
         record_audit(connection, "login refused", f"login refused for {username}: account disabled")
         return LoginRefused("wrong user name or password")
     connection.execute(sa.update(users).where(users.c.id == row["id"]).values(failed_logins=0,
-                                                                              first_failure_at=None))
+                                                                              first_failure_at=None,
+                                                                              last_login_at=now))
     return None
 
 
@@ -205,3 +206,103 @@ def set_disabled(url: URL, username: str, disabled: bool) -> None:
             connection.execute(sa.delete(schema.web_sessions).where(schema.web_sessions.c.user_id == row[0]))
         record_audit(connection, "disable user" if disabled else "enable user",
                      f"{'disabled' if disabled else 'enabled'} user {username}")
+
+
+# --- passwords changed and reset; the list of accounts ----------------------------------------------------------
+
+def _verified(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import VerificationError
+
+    try:
+        return _hasher().verify(password_hash, password)
+    except VerificationError:
+        return False
+
+
+def change_password(url: URL, token: str, current: str, new: str) -> Account:
+    """Set a new password for the account of the live session ``token``,
+    given its current password: every OTHER session of the account ends
+    (this one stays), a reset's must-set-a-new-password flag is cleared; one
+    transaction, audited. Bad input when the current password is wrong,
+    the new one breaks the password rules (:func:`check_password`) or is the
+    current one again."""
+    found = session_account(url, token)
+    if found is None:
+        raise LookupInputError("no live session: log in again")
+    users, sessions = schema.users, schema.web_sessions
+    check_password(new)
+    with _transaction(url, write=True) as connection:
+        _require_ready(connection, url)
+        row = connection.execute(sa.select(users).where(users.c.id == found[0].id)).mappings().first()
+        if row is None or row["disabled"]:
+            raise LookupInputError("no live session: log in again")
+        now = _now()
+        first = as_utc(row["first_failure_at"]) if row["first_failure_at"] is not None else None
+        failures = int(row["failed_logins"])
+        if first is not None and now - first >= LOGIN_WINDOW:
+            failures, first = 0, None
+        # A wrong current password counts against the login limit: a session left open is no way to guess.
+        if failures >= LOGIN_FAILURES_ALLOWED or not _verified(row["password_hash"], current):
+            refused = True
+            if failures < LOGIN_FAILURES_ALLOWED:
+                connection.execute(sa.update(users).where(users.c.id == row["id"]).values(
+                    failed_logins=failures + 1, first_failure_at=first or now))
+        else:
+            refused = False
+            if _verified(row["password_hash"], new):
+                raise InputError(option_problem("new password", "(hidden)", "a password other than the current "
+                                                                           "one"))
+            connection.execute(sa.update(users).where(users.c.id == row["id"]).values(
+                password_hash=_hasher().hash(new), must_change_password=False, password_changed_at=_now()))
+            connection.execute(sa.delete(sessions).where(sessions.c.user_id == row["id"],
+                                                         sessions.c.token_sha256 != _token_hash(token)))
+        record_audit(connection, "password refused" if refused else "change password",
+                     f"{row['username']} {'gave a wrong current password' if refused else 'set a new password'}"
+                     + ("" if refused else "; the account's other sessions ended"))
+    # Raised after the transaction: the refusal's audit row is kept.
+    if refused:
+        raise InputError(option_problem("current password", "(hidden)", "the account's current password"))
+    return Account(int(row["id"]), row["username"], row["role"], row["agency_id"], False)
+
+
+def reset_password(url: URL, username: str, temporary: str) -> None:
+    """An admin's reset: ``temporary`` becomes the password, the account
+    must set a new one at its next login, its sessions end and its failed
+    logins are forgotten; one transaction, audited."""
+    users = schema.users
+    check_password(temporary)
+    with _transaction(url, write=True) as connection:
+        _require_ready(connection, url)
+        row = connection.execute(sa.select(users.c.id).where(users.c.username == username)).first()
+        if row is None:
+            raise LookupInputError(f"no user {username!r} in the store")
+        connection.execute(sa.update(users).where(users.c.id == row[0]).values(
+            password_hash=_hasher().hash(temporary), must_change_password=True, password_changed_at=_now(),
+            failed_logins=0, first_failure_at=None))
+        connection.execute(sa.delete(schema.web_sessions).where(schema.web_sessions.c.user_id == row[0]))
+        record_audit(connection, "reset password", f"reset the password of {username}; a new one must be set "
+                                                   "at the next login; its sessions ended")
+
+
+def list_users(url: URL) -> list[dict]:
+    """Every account (never a password hash), by user name: role, agency,
+    disabled, must set a new password, created, last login, password last
+    set, and how many live sessions it has."""
+    users, sessions = schema.users, schema.web_sessions
+    now = _now()
+    with _transaction(url, write=False) as connection:
+        _require_ready(connection, url)
+        rows = connection.execute(sa.select(users).order_by(users.c.username)).mappings().all()
+        live = connection.execute(sa.select(sessions.c.user_id, sessions.c.expires_at)).all()
+    counts: dict[int, int] = {}
+    for user_id, expires in live:
+        if as_utc(expires) > now:
+            counts[user_id] = counts.get(user_id, 0) + 1
+
+    def when(at):
+        return None if at is None else as_utc(at).isoformat(timespec="seconds")
+
+    return [{"username": r["username"], "role": r["role"], "agency_id": r["agency_id"], "disabled": bool(r["disabled"]),
+             "must_change_password": bool(r["must_change_password"]), "created_at": when(r["created_at"]),
+             "last_login_at": when(r["last_login_at"]), "password_changed_at": when(r["password_changed_at"]),
+             "sessions": counts.get(int(r["id"]), 0)} for r in rows]

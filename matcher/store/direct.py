@@ -29,7 +29,7 @@ from dataclasses import dataclass
 ENVIRONMENT = "MATCHER_DB"
 """The environment variable naming the store when ``--db`` is not given."""
 
-SCHEMA_REVISION = "0003_accounts"
+SCHEMA_REVISION = "0004_password_changes"
 """The newest migration; a store at another revision must be migrated
 (``matcher db init``) before use."""
 

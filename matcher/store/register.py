@@ -408,3 +408,17 @@ def audit_log(url: URL, *, child_id: str | None = None, user: str | None = None,
     with _transaction(url, write=False) as connection:
         _require_ready(connection, url)
         return read_audit(connection, child_id=child_id, user=user, since=since)
+
+
+def exclusions_in_force(url: URL, child_ids=None) -> list[dict]:
+    """The exclusions made by hand and not lifted (of ``child_ids`` when
+    given), oldest first: child, household, reason, who, when (UTC)."""
+    ex = schema.exclusions
+    with _transaction(url, write=False) as connection:
+        _require_ready(connection, url)
+        query = sa.select(ex.c.child_id, ex.c.household_id, ex.c.reason, ex.c.who, ex.c.at) \
+            .where(ex.c.lifted_at.is_(None)).order_by(ex.c.id)
+        rows = connection.execute(query).all()
+    wanted = None if child_ids is None else set(child_ids)
+    return [{"child_id": c, "household_id": h, "reason": r, "who": w, "at": _as_utc(a).isoformat(timespec="seconds")}
+            for c, h, r, w, a in rows if wanted is None or c in wanted]

@@ -145,6 +145,8 @@ users = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False),  # since first_failure_at (the login limit)
     sa.Column("first_failure_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),  # revision 0004
+    sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),  # revision 0004
 )
 
 web_sessions = sa.Table(

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from matcher import api
+from matcher.web.pages_accounts import MUST_SET, reset_pending
 
 COOKIE = "matcher_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -171,6 +172,8 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         if found is None:
             raise HTTPException(401, "log in first (POST /api/login)")
         who, csrf = found
+        if reset_pending(who, request.url.path):  # an admin reset the password: a new one comes first
+            raise HTTPException(403, MUST_SET)
         if request.method in UNSAFE_METHODS and not _csrf_ok(csrf, x_csrf_token):
             raise HTTPException(403, "this request needs the session's CSRF token in X-CSRF-Token")
         return who

@@ -121,6 +121,10 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
         if found is None:
             raise PageRedirect("/login?next=" + quote(request.url.path + (f"?{request.url.query}"
                                                                           if request.url.query else ""), safe=""))
+        from matcher.web.pages_accounts import PASSWORD_PAGE, reset_pending
+
+        if reset_pending(found[0], request.url.path):  # an admin reset the password: a new one comes first
+            raise PageRedirect(PASSWORD_PAGE)
         return Viewer(*found)
 
     async def checked_form(request: Request) -> tuple[Viewer, dict[str, str]]:
@@ -342,7 +346,10 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
         except api.LookupInputError:
             raise PageProblem(404, "Not found", f"There is no link of child {child_id} and household "
                                                 f"{household_id}.", who) from None
-        return render("link.html", who=who, title=f"Link of {child_id} and {household_id}", link=link)
+        from matcher.web.pages_accounts import link_forms
+
+        return render("link.html", who=who, title=f"Link of {child_id} and {household_id}", link=link,
+                      moves=link_forms(link), problem=None)
 
     @app.get("/audit", include_in_schema=False)
     def audit_page(who=Depends(viewer)):
@@ -378,9 +385,10 @@ class PageKit:
 
 def _more_pages() -> list[Callable]:
     """The functions ``add(app, kit)`` of the page modules beyond this one."""
+    from matcher.web.pages_accounts import add_account_pages
     from matcher.web.pages_manage import add_manage_pages
 
-    return [add_manage_pages]
+    return [add_manage_pages, add_account_pages]
 
 
 def _link_state(store, child_id: str, household_id: str) -> str | None:
