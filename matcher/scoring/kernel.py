@@ -1,0 +1,501 @@
+"""The fused scorer (issue 14): the hard rules and the score of a block of
+units against every household in one compiled pass, with no per-pair
+temporaries.
+
+The rules and the factors are those of :mod:`features.eligibility` and
+:mod:`matcher.scoring.scorer`, which stay the reference (and the path for
+small inputs, so that a cold ``rank`` or ``why-not`` never imports numba).
+Every quantity here is computed with the same floating-point operations in
+the same order as there, so ``points``, ``score``, ``weight``, ``fee`` and
+``distance_km`` are the same bit for bit (tests/matcher/test_kernel.py
+compares the two on hypothesis regions). The one operation numba cannot
+reproduce, numpy's ``arcsin`` (vectorised, it may differ from libm's
+``asin`` in the last bit), is left to numpy: the kernel writes each pair's
+half chord, numpy turns it into kilometres in place, and a second kernel
+scores.
+
+The household side of the rules becomes a few bytes per household, derived
+from :class:`~features.eligibility.HouseholdTables` (so the two cannot
+disagree): the interval of unit sizes and of ages the household's table
+rows accept, a capability bit mask (sexes, dual approval, direct contact,
+approved) and the consider levels packed four bits a need with a guard bit,
+so that "every need at or below consider" is one subtraction and one mask.
+
+numba is imported when this module is (the callers import it only for
+inputs above :data:`MIN_CANDIDATES` / :data:`MIN_PAIRS`); the kernels are
+compiled once and cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from features.eligibility import AGE_ROWS, MAX_SIZE_ROW, HouseholdTables
+from features.geo import DISTANCE_TOLERANCE_KM, EARTH_RADIUS_KM, chord_squared_of_km
+from features.household_encoder import HouseholdArrays
+from features.unit_encoder import UnitArrays
+
+from matcher.pool import run_all
+from matcher.scoring.scorer import EXCESS, PairScores, _Sides
+from matcher.scoring.weights import FACTORS, Weights
+
+MIN_CANDIDATES = 50_000
+"""Candidate pairs (units x households) from which the callers use the
+kernel instead of the numpy reference."""
+MIN_PAIRS = 50_000
+"""Pairs from which :func:`~matcher.scoring.scorer.score_pairs` uses it."""
+BLOCK_CANDIDATES = 1 << 20
+"""Candidate pairs per block of units: one task of the thread pool."""
+
+_NEEDS_GUARD = 0x888888  # bit 3 of each of the six four-bit need fields
+_OPEN = 16  # capability bit: approved, with consider levels the tables can meet
+
+
+# --------------------------------------------------------------------------
+# Tables (numpy, built once per region or per weights)
+
+
+@dataclass(frozen=True)
+class HouseholdRules:
+    """The household side of rules 1-6, a few bytes per household."""
+
+    size_lo: np.ndarray  # uint8: first unit-size row the household accepts (6: none)
+    size_hi: np.ndarray  # uint8: one past the last (0: none)
+    age_lo: np.ndarray  # uint8: first age row accepted as youngest (AGE_ROWS: none)
+    age_hi: np.ndarray  # uint8: rows below this are accepted as oldest
+    cap: np.ndarray  # uint8: bits 1, 2 sexes; 4 dual; 8 direct contact; 16 open
+    needs: np.ndarray  # uint32: consider level + 8 in each four-bit field
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+
+    @classmethod
+    def of(cls, tables: HouseholdTables, households: HouseholdArrays) -> HouseholdRules:
+        size_ok = tables.size_ok
+        rows = size_ok.shape[0]
+        any_size = size_ok.any(axis=0)
+        size_lo = np.where(any_size, np.argmax(size_ok, axis=0), rows)
+        size_hi = np.where(any_size, rows - np.argmax(size_ok[::-1], axis=0), 0)
+        # Age rows are a comparison with a bound: False then True (from), True then False (to).
+        age_lo = AGE_ROWS - tables.age_from_ok.sum(axis=0, dtype=np.int64)
+        age_hi = tables.age_to_ok.sum(axis=0, dtype=np.int64)
+        consider = households.consider.astype(np.int64)
+        needs_met = np.all(consider >= 0, axis=1)
+        levels = np.clip(consider, 0, 3) + 8
+        needs = np.zeros(len(consider), dtype=np.int64)
+        for k in range(consider.shape[1]):
+            needs |= levels[:, k] << (4 * k)
+        cap = (tables.sex_ok[1].astype(np.int64) | 2 * tables.sex_ok[2] | 4 * tables.permanence_ok[1]
+               | 8 * tables.contact_ok[1] | _OPEN * (tables.approved & needs_met))
+        xyz = households.xyz
+        return cls(size_lo.astype(np.uint8), size_hi.astype(np.uint8), age_lo.astype(np.uint8),
+                   age_hi.astype(np.uint8), cap.astype(np.uint8), needs.astype(np.uint32),
+                   np.ascontiguousarray(xyz[:, 0]), np.ascontiguousarray(xyz[:, 1]),
+                   np.ascontiguousarray(xyz[:, 2]))
+
+    def as_tuple(self) -> tuple:
+        return (self.size_lo, self.size_hi, self.age_lo, self.age_hi, self.cap, self.needs, self.x, self.y, self.z)
+
+
+@dataclass(frozen=True)
+class UnitRules:
+    """The unit side of rules 1-7, one entry per unit row, and each unit's
+    safety constraints (rule 6) as a range of ``safety_*``."""
+
+    ok: np.ndarray  # uint8: waiting (rules 1 and 7)
+    size_row: np.ndarray
+    young: np.ndarray
+    old: np.ndarray
+    req: np.ndarray  # int64: capability bits needed
+    needs: np.ndarray  # int64: need levels in four-bit fields
+    safety_start: np.ndarray
+    safety_stop: np.ndarray
+    safety_x: np.ndarray
+    safety_y: np.ndarray
+    safety_z: np.ndarray
+    safety_limit: np.ndarray
+
+    @classmethod
+    def of(cls, units: UnitArrays) -> UnitRules:
+        size = units.int_column("size")
+        waiting = units.bool_column("waiting")
+        needs_levels = units.needs.astype(np.int64)
+        needs = np.zeros(len(units), dtype=np.int64)
+        for k in range(needs_levels.shape[1]):
+            needs |= needs_levels[:, k] << (4 * k)
+        req = (units.int_column("sexes_mask") | 4 * units.int_column("early_permanence")
+               | 8 * units.int_column("direct_contact") | _OPEN)
+        # Rule 6 exactly as features.eligibility computes its limit.
+        order = np.argsort(units.safety_unit, kind="stable")
+        owner = units.safety_unit[order]
+        limit = 1.0 - chord_squared_of_km(np.maximum(units.safety_km[order] - DISTANCE_TOLERANCE_KM, 0.0)) / 2.0
+        start = np.searchsorted(owner, np.arange(len(units)), side="left")
+        stop = np.searchsorted(owner, np.arange(len(units)), side="right")
+        xyz = units.safety_xyz[order].reshape(-1, 3)
+        return cls(
+            ok=(waiting & ((size == 1) | waiting)).astype(np.uint8),
+            size_row=np.minimum(size, MAX_SIZE_ROW),
+            young=np.clip(units.int_column("age_min_months"), 0, AGE_ROWS - 1),
+            old=np.clip(units.int_column("age_max_months"), 0, AGE_ROWS - 1),
+            req=req, needs=needs,
+            safety_start=start.astype(np.int64), safety_stop=stop.astype(np.int64),
+            safety_x=np.ascontiguousarray(xyz[:, 0]), safety_y=np.ascontiguousarray(xyz[:, 1]),
+            safety_z=np.ascontiguousarray(xyz[:, 2]), safety_limit=np.ascontiguousarray(limit, dtype=np.float64),
+        )
+
+    def as_tuple(self) -> tuple:
+        return (self.ok, self.size_row, self.young, self.old, self.req, self.needs, self.safety_start,
+                self.safety_stop, self.safety_x, self.safety_y, self.safety_z, self.safety_limit)
+
+
+@dataclass(frozen=True)
+class ScoreSides:
+    """Everything a pair's score reads, per unit and per household (the
+    quantities of :class:`~matcher.scoring.scorer._Sides` plus the columns
+    :func:`~matcher.scoring.scorer.factor_fits` reads), and the weights'
+    scalars."""
+
+    unit: tuple
+    house: tuple
+    scalars: tuple
+
+    @classmethod
+    def of(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights, cache=None) -> ScoreSides:
+        if cache is None:
+            return cls.build(units, households, weights)
+        return cache.get_or_make(("kernel sides", weights.key()), lambda: cls.build(units, households, weights,
+                                                                                     cache))
+
+    @classmethod
+    def build(cls, units: UnitArrays, households: HouseholdArrays, weights: Weights, cache=None) -> ScoreSides:
+        sides = _Sides.of(units, households, weights, cache)
+        uc, hc = units.column, households.column
+        overdue = np.clip(uc("days_since_care") / (2 * weights.care_threshold_days), 0.0, 1.0)
+        boost = 1.0 + weights.wait_boost * overdue
+        f64, i64 = (lambda a: np.ascontiguousarray(a, dtype=np.float64)), \
+            (lambda a: np.ascontiguousarray(a, dtype=np.int64))
+        unit = (f64(uc("size")), i64(sides.unit_first), i64(sides.unit_last), i64(units.int_column("heritage_mask")),
+                f64(sides.middle_age), f64(uc("age_max_months")), f64(units.xyz[:, 0]), f64(units.xyz[:, 1]),
+                f64(units.xyz[:, 2]), f64(sides.child_wait), i64(sides.unit_fee), f64(uc("agency_code")),
+                i64(sides.planned), f64(boost))
+        house = (i64(sides.house_first), i64(sides.house_last), i64(households.int_column("heritage_mask")),
+                 i64(households.int_column("promote_mask")), f64(hc("max_children")), f64(sides.house_middle),
+                 f64(sides.house_half), f64(hc("youngest_child_months")), f64(sides.travel_limit),
+                 f64(sides.household_wait), i64(sides.dual), f64(hc("agency_code")))
+        reserve = np.array([1.0, 1.0, 1.0 - weights.dual_reserve, 1.0])
+        multiplier = np.array([weights.factors[name] * 1e4 for name in FACTORS])
+        scalars = (float(weights.needs_step), float(weights.promote_credit), float(weights.unrecorded_heritage_fit),
+                   float(weights.age_gap_months), reserve, float(2.0 * (max(weights.fees_by_size) or 1)),
+                   multiplier, EXCESS)
+        return cls(unit, house, scalars)
+
+
+# --------------------------------------------------------------------------
+# Kernels
+
+
+@njit(nogil=True, cache=True)
+def _unit_mask(u, unit, house, excluded, ex_start, ex_stop, n_households, mask):
+    """Fill ``mask`` (uint8, one per household) with the eligibility of unit
+    row ``u`` against every household; returns the count."""
+    ok, size_row, young, old, req, needs, s_start, s_stop, s_x, s_y, s_z, s_limit = unit
+    size_lo, size_hi, age_lo, age_hi, cap, h_needs, hx, hy, hz = house
+    if ok[u] == 0:
+        mask[:] = 0
+        return 0
+    srow = size_row[u]
+    yu = young[u]
+    ou = old[u]
+    need = req[u]
+    un = needs[u]
+    for h in range(n_households):
+        fits = (size_lo[h] <= srow) & (srow < size_hi[h]) & (age_lo[h] <= yu) & (ou < age_hi[h])
+        fits &= (need & ~np.int64(cap[h])) == 0
+        fits &= ((np.int64(h_needs[h]) - un) & _NEEDS_GUARD) == _NEEDS_GUARD
+        mask[h] = fits
+    for k in range(ex_start, ex_stop):  # pairs excluded by hand
+        mask[excluded[k]] = 0
+    a, b = s_start[u], s_stop[u]
+    if b > a:
+        for h in range(n_households):
+            if mask[h]:
+                for c in range(a, b):
+                    # the same expression as features.eligibility.rule_6_safety_distance
+                    dot = s_x[c] * hx[h] + s_y[c] * hy[h] + s_z[c] * hz[h]
+                    if not dot <= s_limit[c]:
+                        mask[h] = 0
+                        break
+    count = 0
+    for h in range(n_households):
+        count += mask[h]
+    return count
+
+
+@njit(nogil=True, cache=True)
+def _count_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, counts):
+    mask = np.empty(n_households, dtype=np.uint8)
+    for i in range(len(rows)):
+        counts[i] = _unit_mask(rows[i], unit, house, excluded, ex_start[i], ex_stop[i], n_households, mask)
+
+
+@njit(nogil=True, cache=True)
+def _fill_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, start, out_u, out_h,
+                half_chord, ux, uy, uz, with_chord):
+    """Write the eligible pairs of ``rows`` from ``start`` on, unit by unit,
+    households ascending; with ``with_chord``, also each pair's half chord
+    (the argument of the arcsin, as :func:`features.geo.km_of_chord_squared`
+    computes it from the dot product of :func:`factor_fits`)."""
+    mask = np.empty(n_households, dtype=np.uint8)
+    hx, hy, hz = house[6], house[7], house[8]
+    at = start
+    for i in range(len(rows)):
+        u = rows[i]
+        _unit_mask(u, unit, house, excluded, ex_start[i], ex_stop[i], n_households, mask)
+        ax, ay, az = ux[u], uy[u], uz[u]
+        for h in range(n_households):
+            if mask[h]:
+                out_u[at] = u
+                out_h[at] = h
+                if with_chord:
+                    dot = ax * hx[h]
+                    dot += ay * hy[h]
+                    dot += az * hz[h]
+                    c2 = 2.0 - 2.0 * dot
+                    if c2 < 0.0:
+                        c2 = 0.0
+                    s = np.sqrt(c2) / 2.0
+                    half_chord[at] = min(max(s, 0.0), 1.0)
+                at += 1
+    return at
+
+
+@njit(nogil=True, cache=True)
+def _half_chords(u, h, ux, uy, uz, hx, hy, hz, out):
+    for i in range(len(u)):
+        a, b = u[i], h[i]
+        dot = ux[a] * hx[b]
+        dot += uy[a] * hy[b]
+        dot += uz[a] * hz[b]
+        c2 = 2.0 - 2.0 * dot
+        if c2 < 0.0:
+            c2 = 0.0
+        s = np.sqrt(c2) / 2.0
+        out[i] = min(max(s, 0.0), 1.0)
+
+
+@njit(inline="always")
+def _popcount(x):
+    x = np.uint64(x)
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(inline="always")
+def _clip01(x):
+    # np.clip(x, 0.0, 1.0) for the values met here (never NaN)
+    if x < 0.0:
+        return 0.0
+    if x > 1.0:
+        return 1.0
+    return x
+
+
+@njit(nogil=True, cache=True)
+def _score_block(us, hs, distance_km, unit, house, scalars, points, score, weight, fee):
+    """Score pairs (us[i], hs[i]) whose distance is known: the operations
+    of :func:`~matcher.scoring.scorer.factor_fits` and
+    :func:`~matcher.scoring.scorer.score_pairs`, in the same order."""
+    (size_u, first_u, last_u, her_u, mid_u, agemax_u, _x, _y, _z, cw_u, fee_u, agency_u, planned_u, boost_u) = unit
+    (first_h, last_h, her_h, prom_h, maxc_h, mid_h, half_h, young_h, limit_h, hw_h, dual_h, agency_h) = house
+    needs_step, promote_credit, unrecorded, age_gap_months, reserve, fee_den, mult, excess_table = scalars
+    fits = np.empty(10)
+    for i in range(len(us)):
+        u, h = us[i], hs[i]
+        size = size_u[u]
+        excess = np.int64(excess_table[first_u[u] + first_h[h]]) + np.int64(excess_table[last_u[u] + last_h[h]])
+        fits[0] = _clip01(1.0 - needs_step * np.float64(excess))
+        child = her_u[u]
+        own = her_h[h]
+        n_codes = _popcount(child)
+        if n_codes > 0:
+            shared = _popcount(child & own)
+            promoted = _popcount(child & prom_h[h] & ~own)
+            fits[1] = (np.float64(shared) + promote_credit * np.float64(promoted)) / np.float64(n_codes)
+        else:
+            fits[1] = unrecorded
+        fits[2] = _clip01(1.0 - (maxc_h[h] - size) / 3.0)
+        fits[3] = _clip01(1.0 - np.abs(mid_u[u] - mid_h[h]) / half_h[h])
+        young = young_h[h]
+        if np.isnan(young):
+            fits[4] = 1.0
+        else:
+            fits[4] = _clip01((young - agemax_u[u]) / age_gap_months)
+        ratio = distance_km[i] / limit_h[h]
+        a = 1.0 - 0.3 * ratio
+        b = 1.4 - 0.7 * ratio
+        d = a if a < b else b
+        fits[5] = d if d > 0.0 else 0.0
+        fits[6] = reserve[dual_h[h] + planned_u[u]]
+        fits[7] = cw_u[u]
+        fits[8] = hw_h[h]
+        f = fee_u[u]
+        if agency_u[u] == agency_h[h]:
+            f = 0
+        fee[i] = f
+        fits[9] = 1.0 - np.float64(f) / fee_den
+        total = 0
+        for k in range(10):
+            p = np.int32(np.rint(fits[k] * mult[k]))
+            points[i, k] = p
+            total += np.int64(p)
+        s = np.float64(total) / 1e4
+        score[i] = s
+        weight[i] = np.int64(np.rint(10.0 * s * size * boost_u[u]))
+
+
+# --------------------------------------------------------------------------
+# Drivers
+
+
+def _household_rules(tables: HouseholdTables, households: HouseholdArrays, cache) -> HouseholdRules:
+    if cache is None:
+        return HouseholdRules.of(tables, households)
+    return cache.get_or_make(("kernel household rules",), lambda: HouseholdRules.of(tables, households))
+
+
+def _unit_rules(units: UnitArrays, cache) -> UnitRules:
+    if cache is None:
+        return UnitRules.of(units)
+    return cache.get_or_make(("kernel unit rules",), lambda: UnitRules.of(units))
+
+
+def _blocks(rows: np.ndarray, n_households: int) -> list[tuple[int, int]]:
+    per_block = max(1, BLOCK_CANDIDATES // max(1, n_households))
+    return [(i, min(len(rows), i + per_block)) for i in range(0, len(rows), per_block)]
+
+
+def _exclusion_ranges(rows: np.ndarray, excluded_keys: np.ndarray, n_households: int):
+    """For each unit of ``rows``, the range of ``excluded_keys`` (sorted
+    ``unit * H + household``) that holds it, and the household of each key."""
+    if len(excluded_keys) == 0:
+        zeros = np.zeros(len(rows), dtype=np.int64)
+        return np.empty(0, np.int64), zeros, zeros
+    start = np.searchsorted(excluded_keys, rows * n_households, side="left")
+    stop = np.searchsorted(excluded_keys, (rows + 1) * n_households, side="left")
+    return excluded_keys % n_households, start.astype(np.int64), stop.astype(np.int64)
+
+
+def _eligible(units: UnitArrays, households: HouseholdArrays, tables: HouseholdTables, rows: np.ndarray,
+              excluded_keys: np.ndarray, workers: int, cache, progress=None):
+    """Counts per unit, blocks and the arguments of the fill kernel."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n_households = tables.n_households
+    unit = _unit_rules(units, cache).as_tuple()
+    house = _household_rules(tables, households, cache).as_tuple()
+    excluded, ex_start, ex_stop = _exclusion_ranges(rows, excluded_keys, n_households)
+    counts = np.zeros(len(rows), dtype=np.int64)
+    blocks = _blocks(rows, n_households)
+
+    def count(bounds):
+        a, b = bounds
+        _count_block(rows[a:b], unit, house, excluded, ex_start[a:b], ex_stop[a:b], n_households, counts[a:b])
+
+    run_all(count, blocks, workers if len(blocks) > 1 else 1)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    return rows, unit, house, excluded, ex_start, ex_stop, n_households, blocks, offsets
+
+
+def eligible_pairs(units: UnitArrays, households: HouseholdArrays, tables: HouseholdTables, rows: np.ndarray,
+                   excluded_keys: np.ndarray, workers: int = 2, cache=None, progress=None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Every eligible, not excluded (unit row, household row) pair of units
+    ``rows``, unit by unit in the order of ``rows``, households ascending:
+    what :func:`matcher.scoring.queries.eligible_pairs` returns."""
+    rows, unit, house, excluded, ex_start, ex_stop, n_households, blocks, offsets = _eligible(
+        units, households, tables, rows, excluded_keys, workers, cache)
+    n = int(offsets[-1])
+    out_u, out_h = np.empty(n, np.int64), np.empty(n, np.int64)
+    none = np.empty(0)
+
+    def fill(bounds):
+        a, b = bounds
+        _fill_block(rows[a:b], unit, house, excluded, ex_start[a:b], ex_stop[a:b], n_households, offsets[a], out_u,
+                    out_h, none, none, none, none, False)
+        if progress is not None:
+            progress(b - a)
+
+    run_all(fill, blocks, workers if len(blocks) > 1 else 1)
+    return out_u, out_h
+
+
+def _empty_scores(n: int):
+    return (np.empty((n, len(FACTORS)), dtype=np.int32, order="F"), np.empty(n, np.float64), np.empty(n, np.int64),
+            np.empty(n, np.int64), np.empty(n, np.float64))
+
+
+_TWO_R = 2.0 * EARTH_RADIUS_KM  # km_of_chord_squared: 2.0 * EARTH_RADIUS_KM * arcsin(...)
+
+
+def _km_in_place(half_chord: np.ndarray) -> None:
+    np.arcsin(half_chord, out=half_chord)
+    np.multiply(_TWO_R, half_chord, out=half_chord)
+
+
+def all_scores(units: UnitArrays, households: HouseholdArrays, tables: HouseholdTables, rows: np.ndarray,
+               excluded_keys: np.ndarray, weights: Weights, workers: int = 2, cache=None, progress=None
+               ) -> PairScores:
+    """Eligibility and scores of units ``rows`` against every household in
+    one pass per block of units: what
+    :func:`matcher.scoring.queries.all_scores` returns."""
+    rows, unit, house, excluded, ex_start, ex_stop, n_households, blocks, offsets = _eligible(
+        units, households, tables, rows, excluded_keys, workers, cache)
+    sides = ScoreSides.of(units, households, weights, cache)
+    n = int(offsets[-1])
+    out_u, out_h = np.empty(n, np.int64), np.empty(n, np.int64)
+    points, score, weight, fee, distance_km = _empty_scores(n)
+    ux, uy, uz = sides.unit[6], sides.unit[7], sides.unit[8]
+
+    def run(bounds):
+        a, b = bounds
+        lo, hi = int(offsets[a]), int(offsets[b])
+        _fill_block(rows[a:b], unit, house, excluded, ex_start[a:b], ex_stop[a:b], n_households, lo, out_u, out_h,
+                    distance_km, ux, uy, uz, True)
+        _km_in_place(distance_km[lo:hi])
+        _score_block(out_u[lo:hi], out_h[lo:hi], distance_km[lo:hi], sides.unit, sides.house, sides.scalars,
+                     points[lo:hi], score[lo:hi], weight[lo:hi], fee[lo:hi])
+        if progress is not None:
+            progress(b - a)
+
+    run_all(run, blocks, workers if len(blocks) > 1 else 1)
+    return PairScores(out_u, out_h, points, score, weight, fee, distance_km)
+
+
+SCORE_BLOCK = 1 << 16
+
+
+def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray, weights: Weights,
+                workers: int = 2, cache=None) -> PairScores:
+    """What :func:`matcher.scoring.scorer.score_pairs` returns, compiled."""
+    u = np.ascontiguousarray(u, dtype=np.int64)
+    h = np.ascontiguousarray(h, dtype=np.int64)
+    n = len(u)
+    sides = ScoreSides.of(units, households, weights, cache)
+    points, score, weight, fee, distance_km = _empty_scores(n)
+    hxyz = households.xyz
+    hx, hy, hz = (np.ascontiguousarray(hxyz[:, k]) for k in range(3))
+
+    def run(start):
+        stop = min(n, start + SCORE_BLOCK)
+        _half_chords(u[start:stop], h[start:stop], sides.unit[6], sides.unit[7], sides.unit[8], hx, hy, hz,
+                     distance_km[start:stop])
+        _km_in_place(distance_km[start:stop])
+        _score_block(u[start:stop], h[start:stop], distance_km[start:stop], sides.unit, sides.house, sides.scalars,
+                     points[start:stop], score[start:stop], weight[start:stop], fee[start:stop])
+
+    run_all(run, range(0, n, SCORE_BLOCK), workers if n > 4 * SCORE_BLOCK else 1)
+    return PairScores(u, h, points, score, weight, fee, distance_km)
