@@ -62,12 +62,13 @@ _OPEN = 16  # capability bit: approved, with consider levels the tables can meet
 class HouseholdRules:
     """The household side of rules 1-6, a few bytes per household."""
 
-    size_lo: np.ndarray  # uint8: first unit-size row the household accepts (6: none)
-    size_hi: np.ndarray  # uint8: one past the last (0: none)
-    age_lo: np.ndarray  # uint8: first age row accepted as youngest (AGE_ROWS: none)
-    age_hi: np.ndarray  # uint8: rows below this are accepted as oldest
-    cap: np.ndarray  # uint8: bits 1, 2 sexes; 4 dual; 8 direct contact; 16 open
-    needs: np.ndarray  # uint32: consider level + 8 in each four-bit field
+    # int32 each: one width, so that the rule loop vectorises
+    size_lo: np.ndarray  # first unit-size row the household accepts (6: none)
+    size_hi: np.ndarray  # one past the last (0: none)
+    age_lo: np.ndarray  # first age row accepted as youngest (AGE_ROWS: none)
+    age_hi: np.ndarray  # rows below this are accepted as oldest
+    cap: np.ndarray  # bits 1, 2 sexes; 4 dual; 8 direct contact; 16 open
+    needs: np.ndarray  # consider level + 8 in each four-bit field
     x: np.ndarray
     y: np.ndarray
     z: np.ndarray
@@ -91,8 +92,9 @@ class HouseholdRules:
         cap = (tables.sex_ok[1].astype(np.int64) | 2 * tables.sex_ok[2] | 4 * tables.permanence_ok[1]
                | 8 * tables.contact_ok[1] | _OPEN * (tables.approved & needs_met))
         xyz = households.xyz
-        return cls(size_lo.astype(np.uint8), size_hi.astype(np.uint8), age_lo.astype(np.uint8),
-                   age_hi.astype(np.uint8), cap.astype(np.uint8), needs.astype(np.uint32),
+        i32 = np.int32
+        return cls(size_lo.astype(i32), size_hi.astype(i32), age_lo.astype(i32), age_hi.astype(i32), cap.astype(i32),
+                   needs.astype(i32),
                    np.ascontiguousarray(xyz[:, 0]), np.ascontiguousarray(xyz[:, 1]),
                    np.ascontiguousarray(xyz[:, 2]))
 
@@ -199,24 +201,27 @@ class ScoreSides:
 
 @njit(nogil=True, cache=True)
 def _unit_mask(u, unit, house, excluded, ex_start, ex_stop, n_households, mask):
-    """Fill ``mask`` (uint8, one per household) with the eligibility of unit
-    row ``u`` against every household; returns the count."""
+    """Fill ``mask`` (one int32 per household, 1 = eligible) with the
+    eligibility of unit row ``u`` against every household; returns the count."""
     ok, size_row, young, old, req, needs, s_start, s_stop, s_x, s_y, s_z, s_limit = unit
     size_lo, size_hi, age_lo, age_hi, cap, h_needs, hx, hy, hz = house
     if ok[u] == 0:
         mask[:] = 0
         return 0
-    srow = size_row[u]
-    yu = young[u]
-    ou = old[u]
-    need = req[u]
-    un = needs[u]
+    srow = np.int32(size_row[u])
+    yu = np.int32(young[u])
+    ou = np.int32(old[u])
+    need = np.int32(req[u])
+    un = np.int32(needs[u])
+    guard = np.int32(_NEEDS_GUARD)
+    count = 0
     for h in range(n_households):
-        fits = (size_lo[h] <= srow) & (srow < size_hi[h]) & (age_lo[h] <= yu) & (ou < age_hi[h])
-        fits &= (need & ~np.int64(cap[h])) == 0
-        fits &= ((np.int64(h_needs[h]) - un) & _NEEDS_GUARD) == _NEEDS_GUARD
-        mask[h] = fits
+        fits = ((size_lo[h] <= srow) & (srow < size_hi[h]) & (age_lo[h] <= yu) & (ou < age_hi[h])
+                & ((need & ~cap[h]) == 0) & (((h_needs[h] - un) & guard) == guard))
+        mask[h] = np.int32(fits)
+        count += np.int32(fits)
     for k in range(ex_start, ex_stop):  # pairs excluded by hand
+        count -= mask[excluded[k]]
         mask[excluded[k]] = 0
     a, b = s_start[u], s_stop[u]
     if b > a:
@@ -227,16 +232,14 @@ def _unit_mask(u, unit, house, excluded, ex_start, ex_stop, n_households, mask):
                     dot = s_x[c] * hx[h] + s_y[c] * hy[h] + s_z[c] * hz[h]
                     if not dot <= s_limit[c]:
                         mask[h] = 0
+                        count -= 1
                         break
-    count = 0
-    for h in range(n_households):
-        count += mask[h]
     return count
 
 
 @njit(nogil=True, cache=True)
 def _count_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, counts):
-    mask = np.empty(n_households, dtype=np.uint8)
+    mask = np.empty(n_households, dtype=np.int32)
     for i in range(len(rows)):
         counts[i] = _unit_mask(rows[i], unit, house, excluded, ex_start[i], ex_stop[i], n_households, mask)
 
@@ -248,27 +251,35 @@ def _fill_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, st
     households ascending; with ``with_chord``, also each pair's half chord
     (the argument of the arcsin, as :func:`features.geo.km_of_chord_squared`
     computes it from the dot product of :func:`factor_fits`)."""
-    mask = np.empty(n_households, dtype=np.uint8)
+    mask = np.empty(n_households, dtype=np.int32)
+    picked = np.empty(n_households + 1, dtype=np.int64)
     hx, hy, hz = house[6], house[7], house[8]
     at = start
     for i in range(len(rows)):
         u = rows[i]
-        _unit_mask(u, unit, house, excluded, ex_start[i], ex_stop[i], n_households, mask)
-        ax, ay, az = ux[u], uy[u], uz[u]
-        for h in range(n_households):
-            if mask[h]:
-                out_u[at] = u
-                out_h[at] = h
-                if with_chord:
-                    dot = ax * hx[h]
-                    dot += ay * hy[h]
-                    dot += az * hz[h]
-                    c2 = 2.0 - 2.0 * dot
-                    if c2 < 0.0:
-                        c2 = 0.0
-                    s = np.sqrt(c2) / 2.0
-                    half_chord[at] = min(max(s, 0.0), 1.0)
-                at += 1
+        n = _unit_mask(u, unit, house, excluded, ex_start[i], ex_stop[i], n_households, mask)
+        if n == 0:
+            continue
+        k = 0
+        for h in range(n_households):  # branch-free compaction, in this thread's own buffer
+            picked[k] = h
+            k += mask[h]
+        first = at
+        at += n
+        out_h[first:at] = picked[:n]
+        out_u[first:at] = u
+        if with_chord:
+            ax, ay, az = ux[u], uy[u], uz[u]
+            for j in range(first, at):
+                h = out_h[j]
+                dot = ax * hx[h]
+                dot += ay * hy[h]
+                dot += az * hz[h]
+                c2 = 2.0 - 2.0 * dot
+                if c2 < 0.0:
+                    c2 = 0.0
+                s = np.sqrt(c2) / 2.0
+                half_chord[j] = min(max(s, 0.0), 1.0)
     return at
 
 
@@ -298,64 +309,69 @@ def _popcount(x):
 @njit(inline="always")
 def _clip01(x):
     # np.clip(x, 0.0, 1.0) for the values met here (never NaN)
-    if x < 0.0:
-        return 0.0
-    if x > 1.0:
-        return 1.0
-    return x
+    return min(max(x, 0.0), 1.0)
 
 
 @njit(nogil=True, cache=True)
-def _score_block(us, hs, distance_km, unit, house, scalars, points, score, weight, fee):
-    """Score pairs (us[i], hs[i]) whose distance is known: the operations
-    of :func:`~matcher.scoring.scorer.factor_fits` and
-    :func:`~matcher.scoring.scorer.score_pairs`, in the same order."""
+def _score_runs(bounds, us, hs, distance_km, unit, house, scalars, points, score, weight, fee):
+    """Score pairs (us[i], hs[i]) whose distance is known, for i in the runs
+    ``bounds[r]:bounds[r + 1]`` of one unit each: the operations of
+    :func:`~matcher.scoring.scorer.factor_fits` and
+    :func:`~matcher.scoring.scorer.score_pairs`, in the same order, with
+    the unit's quantities read once per run. ``points`` is column-major."""
     (size_u, first_u, last_u, her_u, mid_u, agemax_u, _x, _y, _z, cw_u, fee_u, agency_u, planned_u, boost_u) = unit
     (first_h, last_h, her_h, prom_h, maxc_h, mid_h, half_h, young_h, limit_h, hw_h, dual_h, agency_h) = house
     needs_step, promote_credit, unrecorded, age_gap_months, reserve, fee_den, mult, excess_table = scalars
-    fits = np.empty(10)
-    for i in range(len(us)):
-        u, h = us[i], hs[i]
+    m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 = (mult[0], mult[1], mult[2], mult[3], mult[4], mult[5], mult[6],
+                                              mult[7], mult[8], mult[9])
+    for r in range(len(bounds) - 1):
+        lo, hi = bounds[r], bounds[r + 1]
+        if hi == lo:
+            continue
+        u = us[lo]
         size = size_u[u]
-        excess = np.int64(excess_table[first_u[u] + first_h[h]]) + np.int64(excess_table[last_u[u] + last_h[h]])
-        fits[0] = _clip01(1.0 - needs_step * np.float64(excess))
-        child = her_u[u]
-        own = her_h[h]
+        first, last, child, mid, agemax = first_u[u], last_u[u], her_u[u], mid_u[u], agemax_u[u]
         n_codes = _popcount(child)
-        if n_codes > 0:
-            shared = _popcount(child & own)
-            promoted = _popcount(child & prom_h[h] & ~own)
-            fits[1] = (np.float64(shared) + promote_credit * np.float64(promoted)) / np.float64(n_codes)
-        else:
-            fits[1] = unrecorded
-        fits[2] = _clip01(1.0 - (maxc_h[h] - size) / 3.0)
-        fits[3] = _clip01(1.0 - np.abs(mid_u[u] - mid_h[h]) / half_h[h])
-        young = young_h[h]
-        if np.isnan(young):
-            fits[4] = 1.0
-        else:
-            fits[4] = _clip01((young - agemax_u[u]) / age_gap_months)
-        ratio = distance_km[i] / limit_h[h]
-        a = 1.0 - 0.3 * ratio
-        b = 1.4 - 0.7 * ratio
-        d = a if a < b else b
-        fits[5] = d if d > 0.0 else 0.0
-        fits[6] = reserve[dual_h[h] + planned_u[u]]
-        fits[7] = cw_u[u]
-        fits[8] = hw_h[h]
-        f = fee_u[u]
-        if agency_u[u] == agency_h[h]:
-            f = 0
-        fee[i] = f
-        fits[9] = 1.0 - np.float64(f) / fee_den
-        total = 0
-        for k in range(10):
-            p = np.int32(np.rint(fits[k] * mult[k]))
-            points[i, k] = p
-            total += np.int64(p)
-        s = np.float64(total) / 1e4
-        score[i] = s
-        weight[i] = np.int64(np.rint(10.0 * s * size * boost_u[u]))
+        p7 = np.int32(np.rint(cw_u[u] * m7))
+        unit_fee, agency, planned, boost = fee_u[u], agency_u[u], planned_u[u], boost_u[u]
+        for i in range(lo, hi):
+            h = hs[i]
+            excess = np.int64(excess_table[first + first_h[h]]) + np.int64(excess_table[last + last_h[h]])
+            p0 = np.int32(np.rint(_clip01(1.0 - needs_step * np.float64(excess)) * m0))
+            own = her_h[h]
+            shared = np.float64(_popcount(child & own))
+            promoted = np.float64(_popcount(child & prom_h[h] & ~own))
+            heritage = (shared + promote_credit * promoted) / np.float64(max(n_codes, 1)) if n_codes > 0 \
+                else unrecorded
+            p1 = np.int32(np.rint(heritage * m1))
+            p2 = np.int32(np.rint(_clip01(1.0 - (maxc_h[h] - size) / 3.0) * m2))
+            p3 = np.int32(np.rint(_clip01(1.0 - np.abs(mid - mid_h[h]) / half_h[h]) * m3))
+            young = young_h[h]
+            gap = 1.0 if np.isnan(young) else _clip01((young - agemax) / age_gap_months)
+            p4 = np.int32(np.rint(gap * m4))
+            ratio = distance_km[i] / limit_h[h]
+            near = min(1.0 - 0.3 * ratio, 1.4 - 0.7 * ratio)
+            p5 = np.int32(np.rint(max(near, 0.0) * m5))
+            p6 = np.int32(np.rint(reserve[dual_h[h] + planned] * m6))
+            p8 = np.int32(np.rint(hw_h[h] * m8))
+            f = 0 if agency == agency_h[h] else unit_fee
+            fee[i] = f
+            p9 = np.int32(np.rint((1.0 - np.float64(f) / fee_den) * m9))
+            points[i, 0] = p0
+            points[i, 1] = p1
+            points[i, 2] = p2
+            points[i, 3] = p3
+            points[i, 4] = p4
+            points[i, 5] = p5
+            points[i, 6] = p6
+            points[i, 7] = p7
+            points[i, 8] = p8
+            points[i, 9] = p9
+            total = (np.int64(p0) + np.int64(p1) + np.int64(p2) + np.int64(p3) + np.int64(p4) + np.int64(p5)
+                     + np.int64(p6) + np.int64(p7) + np.int64(p8) + np.int64(p9))
+            s = np.float64(total) / 1e4
+            score[i] = s
+            weight[i] = np.int64(np.rint(10.0 * s * size * boost))
 
 
 # --------------------------------------------------------------------------
@@ -466,8 +482,8 @@ def all_scores(units: UnitArrays, households: HouseholdArrays, tables: Household
         _fill_block(rows[a:b], unit, house, excluded, ex_start[a:b], ex_stop[a:b], n_households, lo, out_u, out_h,
                     distance_km, ux, uy, uz, True)
         _km_in_place(distance_km[lo:hi])
-        _score_block(out_u[lo:hi], out_h[lo:hi], distance_km[lo:hi], sides.unit, sides.house, sides.scalars,
-                     points[lo:hi], score[lo:hi], weight[lo:hi], fee[lo:hi])
+        _score_runs(offsets[a:b + 1], out_u, out_h, distance_km, sides.unit, sides.house, sides.scalars, points,
+                    score, weight, fee)
         if progress is not None:
             progress(b - a)
 
@@ -494,8 +510,9 @@ def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
         _half_chords(u[start:stop], h[start:stop], sides.unit[6], sides.unit[7], sides.unit[8], hx, hy, hz,
                      distance_km[start:stop])
         _km_in_place(distance_km[start:stop])
-        _score_block(u[start:stop], h[start:stop], distance_km[start:stop], sides.unit, sides.house, sides.scalars,
-                     points[start:stop], score[start:stop], weight[start:stop], fee[start:stop])
+        cuts = start + np.flatnonzero(u[start + 1:stop] != u[start:stop - 1]) + 1
+        bounds = np.concatenate([[start], cuts, [stop]]).astype(np.int64)
+        _score_runs(bounds, u, h, distance_km, sides.unit, sides.house, sides.scalars, points, score, weight, fee)
 
     run_all(run, range(0, n, SCORE_BLOCK), workers if n > 4 * SCORE_BLOCK else 1)
     return PairScores(u, h, points, score, weight, fee, distance_km)

@@ -167,10 +167,28 @@ def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
 
 CHUNK = 1 << 16  # pairs scored at a time: temporaries stay in cache
 
+KERNEL_MIN_PAIRS = 50_000
+"""From this many pairs :func:`score_pairs` runs the compiled kernel
+(:mod:`matcher.scoring.kernel`); below it the numpy reference, so that a
+quick query never imports numba nor loads its compiled code."""
+
 
 def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
                 weights: Weights, workers: int = 2, cache=None) -> PairScores:
-    """Score pairs (u[i], h[i]) of unit and household rows.
+    """Score pairs (u[i], h[i]) of unit and household rows: the compiled
+    kernel for many pairs, else :func:`score_pairs_reference` (the two give
+    the same arrays bit for bit)."""
+    if len(u) >= KERNEL_MIN_PAIRS:
+        from matcher.scoring import kernel
+
+        return kernel.score_pairs(units, households, u, h, weights, workers, cache)
+    return score_pairs_reference(units, households, u, h, weights, workers, cache)
+
+
+def score_pairs_reference(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
+                          weights: Weights, workers: int = 2, cache=None) -> PairScores:
+    """Score pairs (u[i], h[i]) of unit and household rows, in numpy: the
+    reference the compiled kernel is tested against.
 
     Contributions are rounded to 4 decimals and the score is their sum, so
     the factor columns of every output add up to its score. Pairs are scored
