@@ -153,12 +153,26 @@ class UnitRules:
                 self.safety_stop, self.safety_x, self.safety_y, self.safety_z, self.safety_limit)
 
 
+def _points(fit: np.ndarray, weights: Weights, name: str) -> np.ndarray:
+    """A factor's points, exactly as score_pairs_reference rounds them."""
+    return np.rint(fit * (weights.factors[name] * 1e4)).astype(np.int32)
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (NaN included once) and each value's index among them."""
+    distinct, index = np.unique(values, return_inverse=True, equal_nan=True)
+    return distinct, index.reshape(-1).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class ScoreSides:
-    """Everything a pair's score reads, per unit and per household (the
-    quantities of :class:`~matcher.scoring.scorer._Sides` plus the columns
-    :func:`~matcher.scoring.scorer.factor_fits` reads), and the weights'
-    scalars."""
+    """Everything a pair's score reads, per unit and per household, and the
+    weights' tables. Factors that depend on few distinct values (needs
+    excess, heritage counts, unit size against a household's most children,
+    the early-permanence reserve, the fee, the waits) are turned into
+    points once, with the reference's expressions on the same values, so a
+    pair only looks its points up; the rest (age fit, age gap, distance)
+    are computed per pair with the reference's operations."""
 
     unit: tuple
     house: tuple
@@ -179,19 +193,43 @@ class ScoreSides:
         boost = 1.0 + weights.wait_boost * overdue
         f64, i64 = (lambda a: np.ascontiguousarray(a, dtype=np.float64)), \
             (lambda a: np.ascontiguousarray(a, dtype=np.int64))
-        unit = (f64(uc("size")), i64(sides.unit_first), i64(sides.unit_last), i64(units.int_column("heritage_mask")),
-                f64(sides.middle_age), f64(uc("age_max_months")), f64(units.xyz[:, 0]), f64(units.xyz[:, 1]),
-                f64(units.xyz[:, 2]), f64(sides.child_wait), i64(sides.unit_fee), f64(uc("agency_code")),
-                i64(sides.planned), f64(boost))
-        house = (i64(sides.house_first), i64(sides.house_last), i64(households.int_column("heritage_mask")),
-                 i64(households.int_column("promote_mask")), f64(hc("max_children")), f64(sides.house_middle),
-                 f64(sides.house_half), f64(hc("youngest_child_months")), f64(sides.travel_limit),
-                 f64(sides.household_wait), i64(sides.dual), f64(hc("agency_code")))
+
+        # needs: points by total excess (0-18 levels)
+        excess = np.arange(int(EXCESS.max()) * 2 + 1, dtype=np.int8)
+        needs_points = _points(np.clip(1.0 - weights.needs_step * excess, 0.0, 1.0), weights, "needs")
+        # heritage: points by (codes, shared, promoted), each at most the unit's code count
+        child_heritage = units.int_column("heritage_mask")
+        n_codes = np.bitwise_count(child_heritage)
+        k = int(n_codes.max(initial=0)) + 1
+        grid_n, grid_s, grid_p = (g.astype(np.uint8) for g in np.meshgrid(np.arange(k), np.arange(k), np.arange(k),
+                                                                             indexing="ij"))
+        heritage = np.where(grid_n > 0, (grid_s + weights.promote_credit * grid_p) / np.maximum(grid_n, 1),
+                            weights.unrecorded_heritage_fit)
+        heritage_points = _points(heritage, weights, "heritage").ravel()
+        # siblings: points by (unit size, household's most children)
+        sizes, size_code = _codes(uc("size"))
+        most, most_code = _codes(hc("max_children"))
+        siblings = np.clip(1.0 - (most[None, :] - sizes[:, None]) / 3.0, 0.0, 1.0)
+        sibling_points = _points(siblings, weights, "siblings").ravel()
         reserve = np.array([1.0, 1.0, 1.0 - weights.dual_reserve, 1.0])
+        reserve_points = _points(reserve, weights, "early_permanence")
+        fee_fit = 1.0 - sides.unit_fee / (2.0 * (max(weights.fees_by_size) or 1))
+        no_fee_fit = 1.0 - np.zeros_like(sides.unit_fee) / (2.0 * (max(weights.fees_by_size) or 1))
+
+        unit = (f64(uc("size")), i64(sides.unit_first), i64(sides.unit_last), i64(child_heritage),
+                f64(sides.middle_age), f64(uc("age_max_months")), f64(units.xyz[:, 0]), f64(units.xyz[:, 1]),
+                f64(units.xyz[:, 2]), i64(_points(sides.child_wait, weights, "child_wait")), i64(sides.unit_fee),
+                f64(uc("agency_code")), i64(sides.planned), f64(boost), i64(n_codes), i64(size_code * len(most)),
+                i64(_points(fee_fit, weights, "agency_fee")), i64(_points(no_fee_fit, weights, "agency_fee")))
+        house = (i64(sides.house_first), i64(sides.house_last), i64(households.int_column("heritage_mask")),
+                 i64(households.int_column("promote_mask")), i64(most_code), f64(sides.house_middle),
+                 f64(sides.house_half), f64(hc("youngest_child_months")), f64(sides.travel_limit),
+                 i64(_points(sides.household_wait, weights, "household_wait")), i64(sides.dual),
+                 f64(hc("agency_code")))
         multiplier = np.array([weights.factors[name] * 1e4 for name in FACTORS])
-        scalars = (float(weights.needs_step), float(weights.promote_credit), float(weights.unrecorded_heritage_fit),
-                   float(weights.age_gap_months), reserve, float(2.0 * (max(weights.fees_by_size) or 1)),
-                   multiplier, EXCESS)
+        scalars = (float(weights.age_gap_months), multiplier, EXCESS.astype(np.int64), needs_points.astype(np.int64),
+                   heritage_points.astype(np.int64), k, sibling_points.astype(np.int64),
+                   reserve_points.astype(np.int64))
         return cls(unit, house, scalars)
 
 
@@ -317,13 +355,14 @@ def _score_runs(bounds, us, hs, distance_km, unit, house, scalars, points, score
     """Score pairs (us[i], hs[i]) whose distance is known, for i in the runs
     ``bounds[r]:bounds[r + 1]`` of one unit each: the operations of
     :func:`~matcher.scoring.scorer.factor_fits` and
-    :func:`~matcher.scoring.scorer.score_pairs`, in the same order, with
-    the unit's quantities read once per run. ``points`` is column-major."""
-    (size_u, first_u, last_u, her_u, mid_u, agemax_u, _x, _y, _z, cw_u, fee_u, agency_u, planned_u, boost_u) = unit
-    (first_h, last_h, her_h, prom_h, maxc_h, mid_h, half_h, young_h, limit_h, hw_h, dual_h, agency_h) = house
-    needs_step, promote_credit, unrecorded, age_gap_months, reserve, fee_den, mult, excess_table = scalars
-    m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 = (mult[0], mult[1], mult[2], mult[3], mult[4], mult[5], mult[6],
-                                              mult[7], mult[8], mult[9])
+    :func:`~matcher.scoring.scorer.score_pairs_reference`, in the same
+    order, or their points from :class:`ScoreSides`' tables; the unit's
+    quantities are read once per run. ``points`` is column-major."""
+    (size_u, first_u, last_u, her_u, mid_u, agemax_u, _x, _y, _z, cw_pts_u, fee_u, agency_u, planned_u, boost_u,
+     codes_u, size_row_u, fee_pts_u, free_pts_u) = unit
+    (first_h, last_h, her_h, prom_h, most_h, mid_h, half_h, young_h, limit_h, hw_pts_h, dual_h, agency_h) = house
+    (age_gap_months, mult, excess_table, needs_pts, heritage_pts, k, sibling_pts, reserve_pts) = scalars
+    m3, m4, m5 = mult[3], mult[4], mult[5]
     for r in range(len(bounds) - 1):
         lo, hi = bounds[r], bounds[r + 1]
         if hi == lo:
@@ -331,32 +370,29 @@ def _score_runs(bounds, us, hs, distance_km, unit, house, scalars, points, score
         u = us[lo]
         size = size_u[u]
         first, last, child, mid, agemax = first_u[u], last_u[u], her_u[u], mid_u[u], agemax_u[u]
-        n_codes = _popcount(child)
-        p7 = np.int32(np.rint(cw_u[u] * m7))
+        heritage_row = codes_u[u] * k * k
+        sibling_row = size_row_u[u]
+        p7 = cw_pts_u[u]
         unit_fee, agency, planned, boost = fee_u[u], agency_u[u], planned_u[u], boost_u[u]
+        fee_pts, free_pts = fee_pts_u[u], free_pts_u[u]
         for i in range(lo, hi):
             h = hs[i]
-            excess = np.int64(excess_table[first + first_h[h]]) + np.int64(excess_table[last + last_h[h]])
-            p0 = np.int32(np.rint(_clip01(1.0 - needs_step * np.float64(excess)) * m0))
+            p0 = needs_pts[excess_table[first + first_h[h]] + excess_table[last + last_h[h]]]
             own = her_h[h]
-            shared = np.float64(_popcount(child & own))
-            promoted = np.float64(_popcount(child & prom_h[h] & ~own))
-            heritage = (shared + promote_credit * promoted) / np.float64(max(n_codes, 1)) if n_codes > 0 \
-                else unrecorded
-            p1 = np.int32(np.rint(heritage * m1))
-            p2 = np.int32(np.rint(_clip01(1.0 - (maxc_h[h] - size) / 3.0) * m2))
-            p3 = np.int32(np.rint(_clip01(1.0 - np.abs(mid - mid_h[h]) / half_h[h]) * m3))
+            p1 = heritage_pts[heritage_row + _popcount(child & own) * k + _popcount(child & prom_h[h] & ~own)]
+            p2 = sibling_pts[sibling_row + most_h[h]]
+            p3 = np.int64(np.rint(_clip01(1.0 - np.abs(mid - mid_h[h]) / half_h[h]) * m3))
             young = young_h[h]
             gap = 1.0 if np.isnan(young) else _clip01((young - agemax) / age_gap_months)
-            p4 = np.int32(np.rint(gap * m4))
+            p4 = np.int64(np.rint(gap * m4))
             ratio = distance_km[i] / limit_h[h]
             near = min(1.0 - 0.3 * ratio, 1.4 - 0.7 * ratio)
-            p5 = np.int32(np.rint(max(near, 0.0) * m5))
-            p6 = np.int32(np.rint(reserve[dual_h[h] + planned] * m6))
-            p8 = np.int32(np.rint(hw_h[h] * m8))
-            f = 0 if agency == agency_h[h] else unit_fee
-            fee[i] = f
-            p9 = np.int32(np.rint((1.0 - np.float64(f) / fee_den) * m9))
+            p5 = np.int64(np.rint(max(near, 0.0) * m5))
+            p6 = reserve_pts[dual_h[h] + planned]
+            p8 = hw_pts_h[h]
+            same = agency == agency_h[h]
+            fee[i] = 0 if same else unit_fee
+            p9 = free_pts if same else fee_pts
             points[i, 0] = p0
             points[i, 1] = p1
             points[i, 2] = p2
@@ -367,8 +403,11 @@ def _score_runs(bounds, us, hs, distance_km, unit, house, scalars, points, score
             points[i, 7] = p7
             points[i, 8] = p8
             points[i, 9] = p9
-            total = (np.int64(p0) + np.int64(p1) + np.int64(p2) + np.int64(p3) + np.int64(p4) + np.int64(p5)
-                     + np.int64(p6) + np.int64(p7) + np.int64(p8) + np.int64(p9))
+            # int32 points, summed in int64 as the reference does
+            total = (np.int64(np.int32(p0)) + np.int64(np.int32(p1)) + np.int64(np.int32(p2))
+                     + np.int64(np.int32(p3)) + np.int64(np.int32(p4)) + np.int64(np.int32(p5))
+                     + np.int64(np.int32(p6)) + np.int64(np.int32(p7)) + np.int64(np.int32(p8))
+                     + np.int64(np.int32(p9)))
             s = np.float64(total) / 1e4
             score[i] = s
             weight[i] = np.int64(np.rint(10.0 * s * size * boost))
