@@ -58,6 +58,56 @@ _OPEN = 16  # capability bit: approved, with consider levels the tables can meet
 # Tables (numpy, built once per region or per weights)
 
 
+# Rules 1-5 as one 64-bit sum per pair. Each comparison "x >= y" is a field
+# of the word holding guard + x - y, where the guard (the field's top bit)
+# exceeds every x and y: the field keeps its guard bit exactly when x >= y,
+# and never borrows from the next field. The household's part of the sum
+# (its x's, minus its y's, plus every guard) and the unit's part are each
+# computed once; a pair is eligible on rules 1-5 when
+# ((household word + unit word) & GUARDS) == GUARDS.
+#   field                    bits  x (>=)           y
+#   size, from               4     unit size row    household's first size row
+#   size, to                 4     household's end  unit size row + 1
+#   youngest age, from       9     unit youngest    household's first age row
+#   oldest age, to           9     household's end  unit oldest + 1
+#   needs (six)              4 x 6 consider level   unit's level
+#   capabilities (five)      2 x 5 household bit    unit's required bit
+_FIELDS = ([("size_from", 4), ("size_to", 4), ("age_from", 9), ("age_to", 9)]
+           + [(f"need_{k}", 4) for k in range(6)] + [(f"cap_{k}", 2) for k in range(5)])
+_OFFSET, _at = {}, 0
+for _name, _width in _FIELDS:
+    _OFFSET[_name] = (_at, _width)
+    _at += _width
+GUARDS = sum(1 << (at + width - 1) for at, width in _OFFSET.values())
+
+
+def _field(name: str, value: np.ndarray) -> np.ndarray:
+    return np.asarray(value, dtype=np.int64) << _OFFSET[name][0]
+
+
+def _household_word(size_lo, size_hi, age_lo, age_hi, cap, consider) -> np.ndarray:
+    word = np.full(len(size_lo), GUARDS, dtype=np.int64)
+    word -= _field("size_from", size_lo)
+    word += _field("size_to", size_hi)
+    word -= _field("age_from", age_lo)
+    word += _field("age_to", age_hi)
+    for k in range(consider.shape[1]):
+        word += _field(f"need_{k}", consider[:, k])
+    for k in range(5):
+        word += _field(f"cap_{k}", (cap >> k) & 1)
+    return word
+
+
+def _unit_word(size_row, young, old, levels, req) -> np.ndarray:
+    word = _field("size_from", size_row) - _field("size_to", size_row + 1)
+    word += _field("age_from", young) - _field("age_to", old + 1)
+    for k in range(levels.shape[1]):
+        word -= _field(f"need_{k}", levels[:, k])
+    for k in range(5):
+        word -= _field(f"cap_{k}", (req >> k) & 1)
+    return word
+
+
 @dataclass(frozen=True)
 class HouseholdRules:
     """The household side of rules 1-6, a few bytes per household."""
@@ -72,6 +122,7 @@ class HouseholdRules:
     x: np.ndarray
     y: np.ndarray
     z: np.ndarray
+    word: np.ndarray  # int64: the household's side of every comparison above, see _FIELDS
 
     @classmethod
     def of(cls, tables: HouseholdTables, households: HouseholdArrays) -> HouseholdRules:
@@ -93,13 +144,15 @@ class HouseholdRules:
                | 8 * tables.contact_ok[1] | _OPEN * (tables.approved & needs_met))
         xyz = households.xyz
         i32 = np.int32
+        word = _household_word(size_lo, size_hi, age_lo, age_hi, cap, levels - 8)
         return cls(size_lo.astype(i32), size_hi.astype(i32), age_lo.astype(i32), age_hi.astype(i32), cap.astype(i32),
                    needs.astype(i32),
                    np.ascontiguousarray(xyz[:, 0]), np.ascontiguousarray(xyz[:, 1]),
-                   np.ascontiguousarray(xyz[:, 2]))
+                   np.ascontiguousarray(xyz[:, 2]), word)
 
     def as_tuple(self) -> tuple:
-        return (self.size_lo, self.size_hi, self.age_lo, self.age_hi, self.cap, self.needs, self.x, self.y, self.z)
+        return (self.size_lo, self.size_hi, self.age_lo, self.age_hi, self.cap, self.needs, self.x, self.y, self.z,
+                self.word)
 
 
 @dataclass(frozen=True)
@@ -119,6 +172,7 @@ class UnitRules:
     safety_y: np.ndarray
     safety_z: np.ndarray
     safety_limit: np.ndarray
+    word: np.ndarray  # int64: the unit's side of the packed comparisons
 
     @classmethod
     def of(cls, units: UnitArrays) -> UnitRules:
@@ -137,6 +191,9 @@ class UnitRules:
         start = np.searchsorted(owner, np.arange(len(units)), side="left")
         stop = np.searchsorted(owner, np.arange(len(units)), side="right")
         xyz = units.safety_xyz[order].reshape(-1, 3)
+        size_row = np.minimum(size, MAX_SIZE_ROW)
+        young = np.clip(units.int_column("age_min_months"), 0, AGE_ROWS - 1)
+        old = np.clip(units.int_column("age_max_months"), 0, AGE_ROWS - 1)
         return cls(
             ok=(waiting & ((size == 1) | waiting)).astype(np.uint8),
             size_row=np.minimum(size, MAX_SIZE_ROW),
@@ -146,11 +203,12 @@ class UnitRules:
             safety_start=start.astype(np.int64), safety_stop=stop.astype(np.int64),
             safety_x=np.ascontiguousarray(xyz[:, 0]), safety_y=np.ascontiguousarray(xyz[:, 1]),
             safety_z=np.ascontiguousarray(xyz[:, 2]), safety_limit=np.ascontiguousarray(limit, dtype=np.float64),
+            word=_unit_word(size_row, young, old, needs_levels, req),
         )
 
     def as_tuple(self) -> tuple:
         return (self.ok, self.size_row, self.young, self.old, self.req, self.needs, self.safety_start,
-                self.safety_stop, self.safety_x, self.safety_y, self.safety_z, self.safety_limit)
+                self.safety_stop, self.safety_x, self.safety_y, self.safety_z, self.safety_limit, self.word)
 
 
 def _points(fit: np.ndarray, weights: Weights, name: str) -> np.ndarray:
@@ -238,48 +296,62 @@ class ScoreSides:
 
 
 @njit(nogil=True, cache=True)
-def _unit_mask(u, unit, house, excluded, ex_start, ex_stop, n_households, mask):
-    """Fill ``mask`` (one int32 per household, 1 = eligible) with the
-    eligibility of unit row ``u`` against every household; returns the count."""
-    ok, size_row, young, old, req, needs, s_start, s_stop, s_x, s_y, s_z, s_limit = unit
-    size_lo, size_hi, age_lo, age_hi, cap, h_needs, hx, hy, hz = house
+def _unit_pairs(u, unit, house, excluded, ex_start, ex_stop, picked):
+    """The households eligible with unit row ``u``, ascending, in
+    ``picked[:n]``; returns n."""
+    ok, s_start, s_stop, s_x, s_y, s_z, s_limit, unit_word = (unit[0], unit[6], unit[7], unit[8], unit[9],
+                                                               unit[10], unit[11], unit[12])
+    hx, hy, hz, house_word = house[6], house[7], house[8], house[9]
     if ok[u] == 0:
-        mask[:] = 0
         return 0
-    srow = np.int32(size_row[u])
-    yu = np.int32(young[u])
-    ou = np.int32(old[u])
-    need = np.int32(req[u])
-    un = np.int32(needs[u])
-    guard = np.int32(_NEEDS_GUARD)
-    count = 0
-    for h in range(n_households):
-        fits = ((size_lo[h] <= srow) & (srow < size_hi[h]) & (age_lo[h] <= yu) & (ou < age_hi[h])
-                & ((need & ~cap[h]) == 0) & (((h_needs[h] - un) & guard) == guard))
-        mask[h] = np.int32(fits)
-        count += np.int32(fits)
-    for k in range(ex_start, ex_stop):  # pairs excluded by hand
-        count -= mask[excluded[k]]
-        mask[excluded[k]] = 0
+    e = unit_word[u]
+    n = 0
+    for h in range(len(house_word)):  # rules 1-5, branch-free compaction
+        picked[n] = h
+        n += ((house_word[h] + e) & GUARDS) == GUARDS
+    if ex_stop > ex_start:  # pairs excluded by hand (households ascending, as picked)
+        kept, k = 0, ex_start
+        for j in range(n):
+            h = picked[j]
+            while k < ex_stop and excluded[k] < h:
+                k += 1
+            if k < ex_stop and excluded[k] == h:
+                continue
+            picked[kept] = h
+            kept += 1
+        n = kept
     a, b = s_start[u], s_stop[u]
-    if b > a:
-        for h in range(n_households):
-            if mask[h]:
-                for c in range(a, b):
-                    # the same expression as features.eligibility.rule_6_safety_distance
-                    dot = s_x[c] * hx[h] + s_y[c] * hy[h] + s_z[c] * hz[h]
-                    if not dot <= s_limit[c]:
-                        mask[h] = 0
-                        count -= 1
-                        break
-    return count
+    if b > a:  # rule 6, the same expression as features.eligibility.rule_6_safety_distance
+        kept = 0
+        for j in range(n):
+            h = picked[j]
+            far = True
+            for c in range(a, b):
+                dot = s_x[c] * hx[h] + s_y[c] * hy[h] + s_z[c] * hz[h]
+                if not dot <= s_limit[c]:
+                    far = False
+                    break
+            picked[kept] = h
+            kept += far
+        n = kept
+    return n
 
 
 @njit(nogil=True, cache=True)
 def _count_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, counts):
-    mask = np.empty(n_households, dtype=np.int32)
+    picked = np.empty(n_households + 1, dtype=np.int32)
+    ok, s_start, s_stop, unit_word = unit[0], unit[6], unit[7], unit[12]
+    house_word = house[9]
     for i in range(len(rows)):
-        counts[i] = _unit_mask(rows[i], unit, house, excluded, ex_start[i], ex_stop[i], n_households, mask)
+        u = rows[i]
+        if ok[u] and ex_start[i] == ex_stop[i] and s_start[u] == s_stop[u]:
+            e = unit_word[u]
+            n = 0
+            for h in range(n_households):  # rules 1-5 only: a plain count
+                n += ((house_word[h] + e) & GUARDS) == GUARDS
+            counts[i] = n
+        else:
+            counts[i] = _unit_pairs(u, unit, house, excluded, ex_start[i], ex_stop[i], picked)
 
 
 @njit(nogil=True, cache=True)
@@ -289,19 +361,14 @@ def _fill_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, st
     households ascending; with ``with_chord``, also each pair's half chord
     (the argument of the arcsin, as :func:`features.geo.km_of_chord_squared`
     computes it from the dot product of :func:`factor_fits`)."""
-    mask = np.empty(n_households, dtype=np.int32)
-    picked = np.empty(n_households + 1, dtype=np.int64)
+    picked = np.empty(n_households + 1, dtype=np.int32)
     hx, hy, hz = house[6], house[7], house[8]
     at = start
     for i in range(len(rows)):
         u = rows[i]
-        n = _unit_mask(u, unit, house, excluded, ex_start[i], ex_stop[i], n_households, mask)
+        n = _unit_pairs(u, unit, house, excluded, ex_start[i], ex_stop[i], picked)
         if n == 0:
             continue
-        k = 0
-        for h in range(n_households):  # branch-free compaction, in this thread's own buffer
-            picked[k] = h
-            k += mask[h]
         first = at
         at += n
         out_h[first:at] = picked[:n]
