@@ -211,6 +211,14 @@ class UnitRules:
                 self.safety_stop, self.safety_x, self.safety_y, self.safety_z, self.safety_limit, self.word)
 
 
+HOUSE_RECORD = np.dtype([("middle", "f8"), ("half", "f8"), ("youngest", "f8"), ("limit", "f8"), ("agency", "f8"),
+                         ("heritage", "i4"), ("promote", "i4"), ("wait_points", "i4"), ("codes", "i4"),
+                         ("pad", "i8")])
+"""A household's scoring quantities; ``codes`` packs its needs codes (accept
+levels of needs 1-3 and 4-6, six bits each), the index of its most children
+among the distinct values, and 2 when dual-approved (bit 29)."""
+
+
 def _points(fit: np.ndarray, weights: Weights, name: str) -> np.ndarray:
     """A factor's points, exactly as score_pairs_reference rounds them."""
     return np.rint(fit * (weights.factors[name] * 1e4)).astype(np.int32)
@@ -279,11 +287,18 @@ class ScoreSides:
                 f64(units.xyz[:, 2]), i64(_points(sides.child_wait, weights, "child_wait")), i64(sides.unit_fee),
                 f64(uc("agency_code")), i64(sides.planned), f64(boost), i64(n_codes), i64(size_code * len(most)),
                 i64(_points(fee_fit, weights, "agency_fee")), i64(_points(no_fee_fit, weights, "agency_fee")))
-        house = (i64(sides.house_first), i64(sides.house_last), i64(households.int_column("heritage_mask")),
-                 i64(households.int_column("promote_mask")), i64(most_code), f64(sides.house_middle),
-                 f64(sides.house_half), f64(hc("youngest_child_months")), f64(sides.travel_limit),
-                 i64(_points(sides.household_wait, weights, "household_wait")), i64(sides.dual),
-                 f64(hc("agency_code")))
+        # One 64-byte record per household: a pair reads one cache line.
+        record = np.zeros(len(households), dtype=HOUSE_RECORD)
+        record["middle"], record["half"] = sides.house_middle, sides.house_half
+        record["youngest"], record["limit"] = hc("youngest_child_months"), sides.travel_limit
+        record["agency"] = hc("agency_code")
+        record["heritage"] = households.int_column("heritage_mask")
+        record["promote"] = households.int_column("promote_mask")
+        record["wait_points"] = _points(sides.household_wait, weights, "household_wait")
+        record["codes"] = (sides.house_first | sides.house_last << 6 | most_code << 12 | sides.dual << 29)
+        if len(most) >= 1 << 17 or np.any(households.int_column("promote_mask") >= 1 << 31):
+            raise ValueError("household codes out of the kernel's range")  # never for contract data
+        house = (record,)
         multiplier = np.array([weights.factors[name] * 1e4 for name in FACTORS])
         scalars = (float(weights.age_gap_months), multiplier, EXCESS.astype(np.int64), needs_points.astype(np.int64),
                    heritage_points.astype(np.int64), k, sibling_points.astype(np.int64),
@@ -427,7 +442,7 @@ def _score_runs(bounds, us, hs, distance_km, unit, house, scalars, points, score
     quantities are read once per run. ``points`` is column-major."""
     (size_u, first_u, last_u, her_u, mid_u, agemax_u, _x, _y, _z, cw_pts_u, fee_u, agency_u, planned_u, boost_u,
      codes_u, size_row_u, fee_pts_u, free_pts_u) = unit
-    (first_h, last_h, her_h, prom_h, most_h, mid_h, half_h, young_h, limit_h, hw_pts_h, dual_h, agency_h) = house
+    record = house[0]
     (age_gap_months, mult, excess_table, needs_pts, heritage_pts, k, sibling_pts, reserve_pts) = scalars
     m3, m4, m5 = mult[3], mult[4], mult[5]
     for r in range(len(bounds) - 1):
@@ -443,21 +458,23 @@ def _score_runs(bounds, us, hs, distance_km, unit, house, scalars, points, score
         unit_fee, agency, planned, boost = fee_u[u], agency_u[u], planned_u[u], boost_u[u]
         fee_pts, free_pts = fee_pts_u[u], free_pts_u[u]
         for i in range(lo, hi):
-            h = hs[i]
-            p0 = needs_pts[excess_table[first + first_h[h]] + excess_table[last + last_h[h]]]
-            own = her_h[h]
-            p1 = heritage_pts[heritage_row + _popcount(child & own) * k + _popcount(child & prom_h[h] & ~own)]
-            p2 = sibling_pts[sibling_row + most_h[h]]
-            p3 = np.int64(np.rint(_clip01(1.0 - np.abs(mid - mid_h[h]) / half_h[h]) * m3))
-            young = young_h[h]
+            home = record[hs[i]]
+            codes = np.int64(home.codes)
+            p0 = needs_pts[excess_table[first + (codes & 63)] + excess_table[last + ((codes >> 6) & 63)]]
+            own = np.int64(home.heritage)
+            p1 = heritage_pts[heritage_row + _popcount(child & own) * k
+                              + _popcount(child & np.int64(home.promote) & ~own)]
+            p2 = sibling_pts[sibling_row + ((codes >> 12) & 0x1FFFF)]
+            p3 = np.int64(np.rint(_clip01(1.0 - np.abs(mid - home.middle) / home.half) * m3))
+            young = home.youngest
             gap = 1.0 if np.isnan(young) else _clip01((young - agemax) / age_gap_months)
             p4 = np.int64(np.rint(gap * m4))
-            ratio = distance_km[i] / limit_h[h]
+            ratio = distance_km[i] / home.limit
             near = min(1.0 - 0.3 * ratio, 1.4 - 0.7 * ratio)
             p5 = np.int64(np.rint(max(near, 0.0) * m5))
-            p6 = reserve_pts[dual_h[h] + planned]
-            p8 = hw_pts_h[h]
-            same = agency == agency_h[h]
+            p6 = reserve_pts[(codes >> 29) + planned]
+            p8 = np.int64(home.wait_points)
+            same = agency == home.agency
             fee[i] = 0 if same else unit_fee
             p9 = free_pts if same else fee_pts
             points[i, 0] = p0
