@@ -14,16 +14,17 @@ reproduce, numpy's ``arcsin`` (vectorised, it may differ from libm's
 half chord, numpy turns it into kilometres in place, and a second kernel
 scores.
 
-The household side of the rules becomes a few bytes per household, derived
-from :class:`~features.eligibility.HouseholdTables` (so the two cannot
-disagree): the interval of unit sizes and of ages the household's table
-rows accept, a capability bit mask (sexes, dual approval, direct contact,
-approved) and the consider levels packed four bits a need with a guard bit,
-so that "every need at or below consider" is one subtraction and one mask.
+The household side of rules 1-5 becomes one 64-bit word per household,
+derived from :class:`~features.eligibility.HouseholdTables` (so the two
+cannot disagree), and the unit side one word per unit: a pair passes when
+their sum keeps every guard bit (see ``_FIELDS``).
 
-numba is imported when this module is (the callers import it only for
-inputs above :data:`MIN_CANDIDATES` / :data:`MIN_PAIRS`); the kernels are
-compiled once and cached on disk (``cache=True``).
+numba is imported when this module is; the callers import it only for
+inputs of at least :data:`matcher.scoring.queries.KERNEL_MIN_CANDIDATES`
+candidate pairs or :data:`matcher.scoring.scorer.KERNEL_MIN_PAIRS` pairs.
+The kernels are compiled once and cached on disk (``cache=True``; loading
+them costs about a second of a process's first call, see
+benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -42,15 +43,9 @@ from matcher.pool import run_all
 from matcher.scoring.scorer import EXCESS, PairScores, _Sides
 from matcher.scoring.weights import FACTORS, Weights
 
-MIN_CANDIDATES = 50_000
-"""Candidate pairs (units x households) from which the callers use the
-kernel instead of the numpy reference."""
-MIN_PAIRS = 50_000
-"""Pairs from which :func:`~matcher.scoring.scorer.score_pairs` uses it."""
 BLOCK_CANDIDATES = 1 << 20
 """Candidate pairs per block of units: one task of the thread pool."""
 
-_NEEDS_GUARD = 0x888888  # bit 3 of each of the six four-bit need fields
 _OPEN = 16  # capability bit: approved, with consider levels the tables can meet
 
 
@@ -110,49 +105,34 @@ def _unit_word(size_row, young, old, levels, req) -> np.ndarray:
 
 @dataclass(frozen=True)
 class HouseholdRules:
-    """The household side of rules 1-6, a few bytes per household."""
+    """The household side of rules 1-6: its packed word and unit vector."""
 
-    # int32 each: one width, so that the rule loop vectorises
-    size_lo: np.ndarray  # first unit-size row the household accepts (6: none)
-    size_hi: np.ndarray  # one past the last (0: none)
-    age_lo: np.ndarray  # first age row accepted as youngest (AGE_ROWS: none)
-    age_hi: np.ndarray  # rows below this are accepted as oldest
-    cap: np.ndarray  # bits 1, 2 sexes; 4 dual; 8 direct contact; 16 open
-    needs: np.ndarray  # consider level + 8 in each four-bit field
+    word: np.ndarray  # int64: the household's side of every comparison, see _FIELDS
     x: np.ndarray
     y: np.ndarray
     z: np.ndarray
-    word: np.ndarray  # int64: the household's side of every comparison above, see _FIELDS
 
     @classmethod
     def of(cls, tables: HouseholdTables, households: HouseholdArrays) -> HouseholdRules:
+        # Each table row set is an interval (the rows are comparisons with
+        # bounds): its ends are read off the tables themselves.
         size_ok = tables.size_ok
         rows = size_ok.shape[0]
         any_size = size_ok.any(axis=0)
-        size_lo = np.where(any_size, np.argmax(size_ok, axis=0), rows)
-        size_hi = np.where(any_size, rows - np.argmax(size_ok[::-1], axis=0), 0)
-        # Age rows are a comparison with a bound: False then True (from), True then False (to).
-        age_lo = AGE_ROWS - tables.age_from_ok.sum(axis=0, dtype=np.int64)
-        age_hi = tables.age_to_ok.sum(axis=0, dtype=np.int64)
+        size_lo = np.where(any_size, np.argmax(size_ok, axis=0), rows)  # first size row accepted (6: none)
+        size_hi = np.where(any_size, rows - np.argmax(size_ok[::-1], axis=0), 0)  # one past the last
+        age_lo = AGE_ROWS - tables.age_from_ok.sum(axis=0, dtype=np.int64)  # False then True
+        age_hi = tables.age_to_ok.sum(axis=0, dtype=np.int64)  # True then False
         consider = households.consider.astype(np.int64)
-        needs_met = np.all(consider >= 0, axis=1)
-        levels = np.clip(consider, 0, 3) + 8
-        needs = np.zeros(len(consider), dtype=np.int64)
-        for k in range(consider.shape[1]):
-            needs |= levels[:, k] << (4 * k)
+        needs_met = np.all(consider >= 0, axis=1)  # a negative level: no unit meets it
         cap = (tables.sex_ok[1].astype(np.int64) | 2 * tables.sex_ok[2] | 4 * tables.permanence_ok[1]
                | 8 * tables.contact_ok[1] | _OPEN * (tables.approved & needs_met))
         xyz = households.xyz
-        i32 = np.int32
-        word = _household_word(size_lo, size_hi, age_lo, age_hi, cap, levels - 8)
-        return cls(size_lo.astype(i32), size_hi.astype(i32), age_lo.astype(i32), age_hi.astype(i32), cap.astype(i32),
-                   needs.astype(i32),
-                   np.ascontiguousarray(xyz[:, 0]), np.ascontiguousarray(xyz[:, 1]),
-                   np.ascontiguousarray(xyz[:, 2]), word)
+        return cls(_household_word(size_lo, size_hi, age_lo, age_hi, cap, np.clip(consider, 0, 3)),
+                   np.ascontiguousarray(xyz[:, 0]), np.ascontiguousarray(xyz[:, 1]), np.ascontiguousarray(xyz[:, 2]))
 
     def as_tuple(self) -> tuple:
-        return (self.size_lo, self.size_hi, self.age_lo, self.age_hi, self.cap, self.needs, self.x, self.y, self.z,
-                self.word)
+        return (self.word, self.x, self.y, self.z)
 
 
 @dataclass(frozen=True)
@@ -161,27 +141,18 @@ class UnitRules:
     safety constraints (rule 6) as a range of ``safety_*``."""
 
     ok: np.ndarray  # uint8: waiting (rules 1 and 7)
-    size_row: np.ndarray
-    young: np.ndarray
-    old: np.ndarray
-    req: np.ndarray  # int64: capability bits needed
-    needs: np.ndarray  # int64: need levels in four-bit fields
+    word: np.ndarray  # int64: the unit's side of the packed comparisons
     safety_start: np.ndarray
     safety_stop: np.ndarray
     safety_x: np.ndarray
     safety_y: np.ndarray
     safety_z: np.ndarray
     safety_limit: np.ndarray
-    word: np.ndarray  # int64: the unit's side of the packed comparisons
 
     @classmethod
     def of(cls, units: UnitArrays) -> UnitRules:
         size = units.int_column("size")
         waiting = units.bool_column("waiting")
-        needs_levels = units.needs.astype(np.int64)
-        needs = np.zeros(len(units), dtype=np.int64)
-        for k in range(needs_levels.shape[1]):
-            needs |= needs_levels[:, k] << (4 * k)
         req = (units.int_column("sexes_mask") | 4 * units.int_column("early_permanence")
                | 8 * units.int_column("direct_contact") | _OPEN)
         # Rule 6 exactly as features.eligibility computes its limit.
@@ -191,24 +162,19 @@ class UnitRules:
         start = np.searchsorted(owner, np.arange(len(units)), side="left")
         stop = np.searchsorted(owner, np.arange(len(units)), side="right")
         xyz = units.safety_xyz[order].reshape(-1, 3)
-        size_row = np.minimum(size, MAX_SIZE_ROW)
-        young = np.clip(units.int_column("age_min_months"), 0, AGE_ROWS - 1)
-        old = np.clip(units.int_column("age_max_months"), 0, AGE_ROWS - 1)
+        word = _unit_word(np.minimum(size, MAX_SIZE_ROW), np.clip(units.int_column("age_min_months"), 0, AGE_ROWS - 1),
+                          np.clip(units.int_column("age_max_months"), 0, AGE_ROWS - 1),
+                          units.needs.astype(np.int64), req)
         return cls(
-            ok=(waiting & ((size == 1) | waiting)).astype(np.uint8),
-            size_row=np.minimum(size, MAX_SIZE_ROW),
-            young=np.clip(units.int_column("age_min_months"), 0, AGE_ROWS - 1),
-            old=np.clip(units.int_column("age_max_months"), 0, AGE_ROWS - 1),
-            req=req, needs=needs,
+            ok=(waiting & ((size == 1) | waiting)).astype(np.uint8), word=word,
             safety_start=start.astype(np.int64), safety_stop=stop.astype(np.int64),
             safety_x=np.ascontiguousarray(xyz[:, 0]), safety_y=np.ascontiguousarray(xyz[:, 1]),
             safety_z=np.ascontiguousarray(xyz[:, 2]), safety_limit=np.ascontiguousarray(limit, dtype=np.float64),
-            word=_unit_word(size_row, young, old, needs_levels, req),
         )
 
     def as_tuple(self) -> tuple:
-        return (self.ok, self.size_row, self.young, self.old, self.req, self.needs, self.safety_start,
-                self.safety_stop, self.safety_x, self.safety_y, self.safety_z, self.safety_limit, self.word)
+        return (self.ok, self.word, self.safety_start, self.safety_stop, self.safety_x, self.safety_y, self.safety_z,
+                self.safety_limit)
 
 
 HOUSE_RECORD = np.dtype([("middle", "f8"), ("half", "f8"), ("youngest", "f8"), ("limit", "f8"), ("agency", "f8"),
@@ -314,9 +280,8 @@ class ScoreSides:
 def _unit_pairs(u, unit, house, excluded, ex_start, ex_stop, picked):
     """The households eligible with unit row ``u``, ascending, in
     ``picked[:n]``; returns n."""
-    ok, s_start, s_stop, s_x, s_y, s_z, s_limit, unit_word = (unit[0], unit[6], unit[7], unit[8], unit[9],
-                                                               unit[10], unit[11], unit[12])
-    hx, hy, hz, house_word = house[6], house[7], house[8], house[9]
+    ok, unit_word, s_start, s_stop, s_x, s_y, s_z, s_limit = unit
+    house_word, hx, hy, hz = house
     if ok[u] == 0:
         return 0
     e = unit_word[u]
@@ -355,8 +320,8 @@ def _unit_pairs(u, unit, house, excluded, ex_start, ex_stop, picked):
 @njit(nogil=True, cache=True)
 def _count_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, counts):
     picked = np.empty(n_households + 1, dtype=np.int32)
-    ok, s_start, s_stop, unit_word = unit[0], unit[6], unit[7], unit[12]
-    house_word = house[9]
+    ok, unit_word, s_start, s_stop = unit[0], unit[1], unit[2], unit[3]
+    house_word = house[0]
     for i in range(len(rows)):
         u = rows[i]
         if ok[u] and ex_start[i] == ex_stop[i] and s_start[u] == s_stop[u]:
@@ -377,7 +342,7 @@ def _fill_block(rows, unit, house, excluded, ex_start, ex_stop, n_households, st
     (the argument of the arcsin, as :func:`features.geo.km_of_chord_squared`
     computes it from the dot product of :func:`factor_fits`)."""
     picked = np.empty(n_households + 1, dtype=np.int32)
-    hx, hy, hz = house[6], house[7], house[8]
+    hx, hy, hz = house[1], house[2], house[3]
     at = start
     for i in range(len(rows)):
         u = rows[i]
