@@ -133,12 +133,21 @@ def rank_for_household(region: Region, household_id: str, top: int | None, weigh
 KERNEL_MIN_CANDIDATES = 50_000
 """From this many candidate pairs (units x households) eligibility and
 scoring run in the compiled kernel (:mod:`matcher.scoring.kernel`, one
-fused pass per block of units); below it in numpy (the reference), so that
-a quick query never imports numba nor loads its compiled code."""
+fused pass per block of units) once the process has loaded it; below it in
+numpy (the reference)."""
+KERNEL_COLD_MIN_CANDIDATES = 20_000_000
+"""From this many candidate pairs a process that has not loaded the kernel
+yet loads it: loading numba and the cached compiled code costs about a CPU
+second (benchmarks/README.md, issue 14), which the kernel repays (about 28
+ns of CPU a candidate pair less than numpy) from about this size on. So a
+quick query, or ``scores`` on a small region, never imports numba."""
 
 
 def _use_kernel(region: Region, rows: np.ndarray) -> bool:
-    return len(rows) * region.tables.n_households >= KERNEL_MIN_CANDIDATES
+    from matcher.scoring.scorer import kernel_loaded
+
+    least = KERNEL_MIN_CANDIDATES if kernel_loaded() else KERNEL_COLD_MIN_CANDIDATES
+    return len(rows) * region.tables.n_households >= least
 
 
 def eligible_pairs(region: Region, unit_rows: np.ndarray | None = None, workers: int = 2,

@@ -166,3 +166,23 @@ def test_large_inputs_take_the_kernel_and_small_ones_do_not(region_tables_small,
     assert calls == [1, 1]
     monkeypatch.setattr(queries, "KERNEL_MIN_CANDIDATES", 10 ** 12)
     assert queries.rank_for_child(world, child, 5, Weights()) == ranked
+
+
+def test_a_process_without_the_kernel_loads_it_only_for_a_large_input(region_tables_small, monkeypatch):
+    import sys
+
+    from matcher.scoring import scorer
+
+    world = region_tables_small
+    calls = []
+    fused = kernel.all_scores
+    monkeypatch.setattr(kernel, "all_scores", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    monkeypatch.setattr(queries, "KERNEL_MIN_CANDIDATES", 1)
+    monkeypatch.delitem(sys.modules, "matcher.scoring.kernel")  # as in a fresh process
+    assert not scorer.kernel_loaded()
+    monkeypatch.setattr(queries, "KERNEL_COLD_MIN_CANDIDATES", 10 ** 12)
+    queries.all_scores(world, Weights(), workers=1)
+    assert calls == []
+    monkeypatch.setattr(queries, "KERNEL_COLD_MIN_CANDIDATES", 1)
+    queries.all_scores(world, Weights(), workers=1)
+    assert calls == [1]
