@@ -177,7 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=REPEAT)
     parser.add_argument("--skip-slow", action="store_true",
                         help="leave out the OR-Tools runs and lapjv on arc sets above 5 M arcs")
+    parser.add_argument("--scorer", action="store_true",
+                        help="also run the fused scorer's figures (benchmarks.bench_scorer: eligibility + scoring "
+                             "against the numpy reference and numpy's read bandwidth, same run)")
     args = parser.parse_args(argv)
+    if args.scorer:
+        from benchmarks import bench_scorer
+
+        bench_scorer.main(["--quick"] if args.quick else ["--repeat", str(max(1, args.repeat))])
     shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes] if args.shapes else \
         SHAPES["quick" if args.quick else "full"]
     print(machine(), flush=True)

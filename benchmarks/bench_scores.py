@@ -4,9 +4,10 @@
         [--children N --households N] [--repeat N] [--format parquet|csv]
 
 Both checkouts run ``matcher scores --out pairs.<format>`` in fresh
-processes (``PYTHONPATH`` set to each), alternating, on one region made by
-``matcher generate`` (seed 1); medians, the ratio new / old, and whether the
-two wrote the same bytes (the table's order and content must not change).
+processes (``PYTHONPATH`` set to each, run from each checkout's folder),
+alternating, on one region made by ``matcher generate`` (seed 1); medians,
+the ratio new / old, whether the two wrote the same bytes, and whether they
+wrote the same table (the table's order and content must not change).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def _run(checkout: Path, argv: list[str]) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CLI, *argv], env=env, capture_output=True, text=True)
+    # cwd = the checkout: ``python -c`` puts the current folder before
+    # PYTHONPATH, so run from anywhere else both runs would load one checkout.
+    done = subprocess.run([sys.executable, "-c", CLI, *argv], env=env, capture_output=True, text=True, cwd=checkout)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -67,15 +70,26 @@ def main(argv: list[str] | None = None) -> int:
                 times[name].append(wall)
                 cpu[name].append(used)
                 digests[name].add(hashlib.sha256(out.read_bytes()).hexdigest())
-                out.unlink()
+                kept = Path(tmp) / f"{name}-kept.{args.format}"
+                if not kept.exists():
+                    out.rename(kept)
+                else:
+                    out.unlink()
                 print(f"  {name}: {wall:.2f} s wall, {used:.2f} s CPU", flush=True)
+        same = len(digests["old"] | digests["new"]) == 1
+        # The table itself (a different Parquet codec changes the bytes, not the table).
+        import polars as pl
+
+        read = pl.read_parquet if args.format == "parquet" else pl.read_csv
+        old_table, new_table = (read(Path(tmp) / f"{name}-kept.{args.format}") for name in ("old", "new"))
+        same_table = old_table.schema == new_table.schema and old_table.equals(new_table)
     old, new = statistics.median(times["old"]), statistics.median(times["new"])
     old_cpu, new_cpu = statistics.median(cpu["old"]), statistics.median(cpu["new"])
-    same = len(digests["old"] | digests["new"]) == 1
     print(f"matcher scores --out pairs.{args.format}, {args.children:,} children x {args.households:,} households: "
           f"wall old {old:.2f} s, new {new:.2f} s, new / old {new / old:.2f}; CPU old {old_cpu:.2f} s, "
-          f"new {new_cpu:.2f} s, new / old {new_cpu / old_cpu:.2f}; same bytes: {'yes' if same else 'NO'}")
-    return 0 if same else 1
+          f"new {new_cpu:.2f} s, new / old {new_cpu / old_cpu:.2f}; same bytes: {'yes' if same else 'no'}; "
+          f"same table (columns, types, values, order): {'yes' if same_table else 'NO'}")
+    return 0 if same_table else 1
 
 
 if __name__ == "__main__":

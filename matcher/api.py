@@ -790,6 +790,9 @@ def plan_output(path: str | os.PathLike, *, inputs: dict[str, str | os.PathLike 
     return plan(path, inputs=inputs, summary=summary)
 
 
+SCORES_PARQUET_COMPRESSION = "lz4"
+
+
 def write_scores(result: ScoresResult, path: str | os.PathLike | OutputPaths, made: Provenance | None = None) -> Path:
     """Write the scores table (CSV or Parquet by extension) and its
     manifest, all or nothing (the table is renamed into place first, the
@@ -801,7 +804,10 @@ def write_scores(result: ScoresResult, path: str | os.PathLike | OutputPaths, ma
     made = made or Provenance("scores")
     inputs = made.input_hashes()
     with FileSet() as files:
-        digest = files.stage_frame(result.frame, out)
+        # LZ4: the scores table is the largest output (millions of rows);
+        # it writes in about two thirds of zstd's CPU time, for a file
+        # about 1.7 times larger (benchmarks/README.md, issue 14).
+        digest = files.stage_frame(result.frame, out, compression=SCORES_PARQUET_COMPRESSION)
         files.stage_text(manifest_text(manifest(made, inputs, [(out, digest)])), manifest_path(out))
         files.commit()
     return manifest_path(out)

@@ -176,15 +176,15 @@ class FileSet:
         _fsync_file(tmp)
         return sha256_of(tmp)
 
-    def stage_frame(self, frame: pl.DataFrame, path: str | os.PathLike) -> str:
+    def stage_frame(self, frame: pl.DataFrame, path: str | os.PathLike, compression: str = "zstd") -> str:
         """Stage a table as CSV (lists `;`-joined, formulas neutralised) or
-        Parquet (values as they are), by ``path``'s extension; returns the
-        SHA-256 of the bytes staged."""
+        Parquet (values as they are, pages compressed with ``compression``),
+        by ``path``'s extension; returns the SHA-256 of the bytes staged."""
         path = Path(path)
         try:
             tmp = self._temporary(path)
             if file_format(path) == "parquet":
-                frame.write_parquet(tmp)
+                frame.write_parquet(tmp, compression=compression)
             else:
                 _for_csv(frame).write_csv(tmp, null_value="")
             return self._finish(tmp)

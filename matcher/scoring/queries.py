@@ -91,10 +91,14 @@ def rank_for_child(region: Region, child_id: str, top: int | None, weights: Weig
     row = waiting_unit_row(region, child_id)
     kids = region.children_of(row)
     rows = np.array([row])
-    households = np.flatnonzero(eligible(region.unit_arrays, rows, region.tables)[0])
-    households = households[~region.excluded_mask(row, households)]
-    scores = score_pairs(region.unit_arrays, region.household_arrays, np.full(len(households), row), households,
-                         weights, cache=region.cache)
+    if _use_kernel(region, rows):  # one fused pass over every household
+        scores = all_scores(region, weights, rows, workers=1)
+        households = scores.households
+    else:
+        households = np.flatnonzero(eligible(region.unit_arrays, rows, region.tables)[0])
+        households = households[~region.excluded_mask(row, households)]
+        scores = score_pairs(region.unit_arrays, region.household_arrays, np.full(len(households), row),
+                             households, weights, cache=region.cache)
     order = _ranked(scores, region.household_arrays.household_ids[households], top)
     return {
         "unit_id": str(region.unit_arrays.unit_ids[row]),
@@ -126,10 +130,43 @@ def rank_for_household(region: Region, household_id: str, top: int | None, weigh
     }
 
 
+KERNEL_MIN_CANDIDATES = 50_000
+"""From this many candidate pairs (units x households) eligibility and
+scoring run in the compiled kernel (:mod:`matcher.scoring.kernel`, one
+fused pass per block of units) once the process has loaded it; below it in
+numpy (the reference)."""
+KERNEL_COLD_MIN_CANDIDATES = 20_000_000
+"""From this many candidate pairs a process that has not loaded the kernel
+yet loads it: loading numba and the cached compiled code costs about a CPU
+second (benchmarks/README.md, issue 14), which the kernel repays (about 28
+ns of CPU a candidate pair less than numpy) from about this size on. So a
+quick query, or ``scores`` on a small region, never imports numba."""
+
+
+def _use_kernel(region: Region, rows: np.ndarray) -> bool:
+    from matcher.scoring.scorer import kernel_loaded
+
+    least = KERNEL_MIN_CANDIDATES if kernel_loaded() else KERNEL_COLD_MIN_CANDIDATES
+    return len(rows) * region.tables.n_households >= least
+
+
 def eligible_pairs(region: Region, unit_rows: np.ndarray | None = None, workers: int = 2,
                    progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Every eligible (unit row, household row) pair, units in ``unit_rows``
     (default: every waiting unit), in unit then household order."""
+    rows = region.waiting_unit_rows if unit_rows is None else np.asarray(unit_rows, dtype=np.int64)
+    if _use_kernel(region, rows):
+        from matcher.scoring import kernel
+
+        return kernel.eligible_pairs(region.unit_arrays, region.household_arrays, region.tables, rows,
+                                     region.excluded_keys, workers, region.cache, progress)
+    return eligible_pairs_reference(region, rows, workers, progress)
+
+
+def eligible_pairs_reference(region: Region, unit_rows: np.ndarray | None = None, workers: int = 2,
+                             progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`eligible_pairs` in numpy, from the rule masks of
+    :mod:`features.eligibility`: the reference the kernel is tested against."""
     rows = region.waiting_unit_rows if unit_rows is None else np.asarray(unit_rows, dtype=np.int64)
     tables = region.tables
     per_block = max(1, BLOCK_PAIRS // max(1, tables.n_households))
@@ -169,8 +206,15 @@ def all_scores(region: Region, weights: Weights, unit_rows: np.ndarray | None = 
 
 def local_scores(region: Region, weights: Weights, unit_rows: np.ndarray | None = None, workers: int = 2,
                  progress=None) -> PairScores:
-    """:func:`all_scores` in this process."""
-    u, h = eligible_pairs(region, unit_rows, workers, progress)
+    """:func:`all_scores` in this process: one compiled pass per block of
+    units when there are many candidates."""
+    rows = region.waiting_unit_rows if unit_rows is None else np.asarray(unit_rows, dtype=np.int64)
+    if _use_kernel(region, rows):
+        from matcher.scoring import kernel
+
+        return kernel.all_scores(region.unit_arrays, region.household_arrays, region.tables, rows,
+                                 region.excluded_keys, weights, workers, region.cache, progress)
+    u, h = eligible_pairs_reference(region, rows, workers, progress)
     return score_pairs(region.unit_arrays, region.household_arrays, u, h, weights, workers, cache=region.cache)
 
 

@@ -8,6 +8,7 @@ in [0, 100] and the explanation is the contributions themselves.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -167,10 +168,37 @@ def factor_fits(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h
 
 CHUNK = 1 << 16  # pairs scored at a time: temporaries stay in cache
 
+KERNEL_MIN_PAIRS = 50_000
+"""From this many pairs :func:`score_pairs` runs the compiled kernel
+(:mod:`matcher.scoring.kernel`) once the process has loaded it; below it
+the numpy reference."""
+KERNEL_COLD_MIN_PAIRS = 10_000_000
+"""From this many pairs a process that has not loaded the kernel yet loads
+it (about a CPU second, repaid from about this size on), so that a quick
+query never imports numba."""
+
+
+def kernel_loaded() -> bool:
+    """Whether this process has loaded the compiled kernel already."""
+    return "matcher.scoring.kernel" in sys.modules
+
 
 def score_pairs(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
                 weights: Weights, workers: int = 2, cache=None) -> PairScores:
-    """Score pairs (u[i], h[i]) of unit and household rows.
+    """Score pairs (u[i], h[i]) of unit and household rows: the compiled
+    kernel for many pairs, else :func:`score_pairs_reference` (the two give
+    the same arrays bit for bit)."""
+    if len(u) >= (KERNEL_MIN_PAIRS if kernel_loaded() else KERNEL_COLD_MIN_PAIRS):
+        from matcher.scoring import kernel
+
+        return kernel.score_pairs(units, households, u, h, weights, workers, cache)
+    return score_pairs_reference(units, households, u, h, weights, workers, cache)
+
+
+def score_pairs_reference(units: UnitArrays, households: HouseholdArrays, u: np.ndarray, h: np.ndarray,
+                          weights: Weights, workers: int = 2, cache=None) -> PairScores:
+    """Score pairs (u[i], h[i]) of unit and household rows, in numpy: the
+    reference the compiled kernel is tested against.
 
     Contributions are rounded to 4 decimals and the score is their sum, so
     the factor columns of every output add up to its score. Pairs are scored

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("ortools", "scipy", "sklearn", "lap", "networkx", "sqlalchemy", "alembic", "psycopg")
+HEAVY = ("ortools", "scipy", "sklearn", "lap", "networkx", "sqlalchemy", "alembic", "psycopg", "numba")
 PROGRAM = ("import sys\nfrom matcher.cli import main\nstatus = main(sys.argv[1:])\nassert status == 0, status\n"
            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
 

@@ -535,3 +535,24 @@ def test_demo_replaces_only_its_own_region_unless_forced(tmp_path, run_cli):
         assert status == 0, err
     status, _, err = run_cli("demo", "--out", foreign, "--force")
     assert status == 0, err
+
+
+def test_scores_parquet_holds_the_frame_exactly_with_lz4_pages(region_files, tmp_path):
+    # The scores table is written with LZ4 (cheaper than zstd for millions
+    # of rows): the same columns, types and values as the frame, and the
+    # Parquet pages say which codec wrote them.
+    import pyarrow.parquet as pq
+
+    from matcher import api
+    from tests.conftest import AS_OF
+
+    region = api.region_from_files(*map(str, region_files), AS_OF)
+    result = api.scores(region)
+    out = tmp_path / "pairs.parquet"
+    api.write_scores(result, out)
+    assert pl.read_parquet(out).equals(result.frame)
+    assert pl.read_parquet(out).schema == result.frame.schema
+    meta = pq.ParquetFile(out).metadata
+    codecs = {meta.row_group(g).column(c).compression for g in range(meta.num_row_groups)
+              for c in range(meta.num_columns)}
+    assert codecs == {api.SCORES_PARQUET_COMPRESSION.upper()}
