@@ -46,7 +46,9 @@ def run_measured(argv: list[str], env: dict) -> tuple[float, float, subprocess.C
     """Wall seconds and peak RSS (GiB) of one command, in a fresh process."""
     import json
 
-    out = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], capture_output=True, text=True, env=env)
+    with tempfile.TemporaryDirectory() as cwd:  # not this checkout: `python -c` puts the cwd first on sys.path
+        out = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], capture_output=True, text=True, env=env,
+                             cwd=cwd)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     done = subprocess.CompletedProcess(argv, result["rc"], "", result["stderr"])
     return result["wall"], result["peak_kib"] / 1024 / 1024, done

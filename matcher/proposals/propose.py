@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from solvers import b_matching, constrained_assignment, max_weight_matching
+from solvers import Contact, b_matching, constrained_assignment, max_weight_matching
 
 from matcher.errors import InputError, option_problem
 from matcher.options import ProposalOptions
@@ -149,9 +149,37 @@ def _fixed_arcs(region: Region, request: ProposalOptions, scores: LeanPairs, kee
     return np.array(sorted(arcs), dtype=np.int64)
 
 
+def _apart_sibling_rows(region: Region) -> list[list[int]]:
+    """Unit rows of each sibling group placed apart (two or more units of
+    one child), by group id."""
+    units = region.units
+    apart = units.filter(pl.col("sibling_group_id").is_not_null() & (pl.col("size") == 1))
+    groups = apart.group_by("sibling_group_id").agg(pl.col("unit_id")).filter(pl.col("unit_id").list.len() > 1)
+    return [sorted(region.unit_row_of_id[m] for m in members)
+            for members in groups.sort("sibling_group_id")["unit_id"].to_list()]
+
+
+def _sibling_contact(region: Region, km: float) -> Contact:
+    """Siblings whose plan is ``apart`` go to households at most ``km``
+    apart, as the solver's aggregated :class:`~solvers.Contact`: each pair
+    of such siblings' unit rows, the households' unit vectors, and the dot
+    product below which two households are more than ``km`` apart (the
+    test of :func:`features.geo.further_than`, tolerance included). The
+    same constraints as :func:`_sibling_conflicts` lists pair by pair."""
+    from features.geo import DISTANCE_TOLERANCE_KM, chord_squared_of_km
+
+    pairs = [(a, b) for rows in _apart_sibling_rows(region) for i, a in enumerate(rows) for b in rows[i + 1:]]
+    limit = 1.0 - chord_squared_of_km(km + DISTANCE_TOLERANCE_KM) / 2.0
+    return Contact(np.array(pairs, dtype=np.int64).reshape(-1, 2), region.household_arrays.xyz, float(limit))
+
+
 def _sibling_conflicts(region: Region, scores: PairScores, arcs: np.ndarray, km: float) -> np.ndarray:
     """Pairs of arcs (indices into ``arcs``) that would put siblings whose
-    plan is ``apart`` with households more than ``km`` apart."""
+    plan is ``apart`` with households more than ``km`` apart.
+
+    The pairwise form, kept as the reference for :func:`_sibling_contact`
+    (what ``propose`` hands the solver): its size is the product of the
+    siblings' eligible households, gigabytes on a large region."""
     from features.geo import further_than
 
     units = region.units
@@ -260,17 +288,17 @@ def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
     group_of_agency = {a: i for i, a in enumerate(budget_names)}
     group_of_unit = np.array([group_of_agency.get(a, -1) for a in agency_of_unit.tolist()], dtype=np.int64)
     fee_group = group_of_unit[rows] if len(rows) else np.empty(0, dtype=np.int64)
-    conflicts = None
+    contact = None
     if request.sibling_contact_km is not None:
-        conflicts = _sibling_conflicts(region, scores, arcs, request.sibling_contact_km)
+        contact = _sibling_contact(region, request.sibling_contact_km)
     result = constrained_assignment(
         rows, cols, weights, n_rows=n_rows, n_cols=n_cols,
         fees=fees if budget_names else None, fee_group=fee_group if budget_names else None,
         budgets=np.array([request.budgets[a] for a in budget_names], dtype=np.int64) if budget_names else None,
-        fixed=fixed_local if len(fixed_local) else None, conflicts=conflicts, config=request.config)
+        fixed=fixed_local if len(fixed_local) else None, contact=contact, config=request.config)
     chosen = arcs[result.arcs]
     return _proposal(region, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
-                     "HiGHS LP bound and CP-SAT, budgets only" if budget_names and conflicts is None
+                     "HiGHS LP bound and CP-SAT, budgets only" if budget_names and contact is None
                      and not len(fixed_local) else "CP-SAT with side constraints", result.wall_time_s,
                      stopped=result.stopped)
 
