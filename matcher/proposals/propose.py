@@ -86,7 +86,7 @@ def pair_positions(region: Region, scores: PairScores, units, households) -> np.
     where the pair is not among the scored (eligible) pairs."""
     n_h = len(region.household_arrays)
     wanted = np.asarray(units, dtype=np.int64) * n_h + np.asarray(households, dtype=np.int64)
-    if len(scores.units) == 0:
+    if len(scores.units) == 0 or len(wanted) == 0:
         return np.full(len(wanted), -1, dtype=np.int64)
     key = scores.units * n_h + scores.households
     # all_scores lists pairs unit by unit, households ascending: the keys

@@ -97,29 +97,47 @@ def lean_scores(region: Region, weights: Weights, unit_rows: np.ndarray | None =
     score_pairs(region.unit_arrays, region.household_arrays, np.zeros(0, np.int64), np.zeros(0, np.int64), weights,
                 workers=1, cache=region.cache)
 
-    def run(block: np.ndarray) -> tuple[np.ndarray, ...]:
+    def pairs_of(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flat = np.flatnonzero(eligible(region.unit_arrays, block, tables))
         u = flat // n_households
         h = flat - u * n_households
         u = block[u]
         kept = ~region.excluded_mask(u, h)
-        u, h = u[kept], h[kept]
-        full = score_pairs(region.unit_arrays, region.household_arrays, u, h, weights, workers=1, cache=region.cache)
-        points = full.points.sum(axis=1, dtype=np.int64).astype(np.int32)
-        if progress is not None:
-            progress(len(block))
-        return u, h, full.weight, full.fee.astype(np.int32), points
+        return u[kept], h[kept]
 
-    parts = [list(p) for p in run_all(run, blocks, workers)]
-    columns = []
-    # One column at a time, each block's piece dropped once copied: the
-    # peak is the lean table plus one column, not twice the table.
-    for k, dtype in enumerate((np.int64, np.int64, np.int64, np.int32, np.int32)):
-        column = np.empty(sum(len(p[k]) for p in parts), dtype=dtype)
-        at = 0
-        for part in parts:
-            column[at:at + len(part[k])] = part[k]
-            at += len(part[k])
-            part[k] = None
-        columns.append(column)
-    return LeanPairs(*columns)
+    # Two passes: count each block's pairs, then score each block straight
+    # into its slice of the table. Eligibility runs twice (a small share of
+    # the time), and the peak is the table plus a block or two in flight,
+    # not the table twice over (blocks kept, then concatenated).
+    counts = run_all(lambda block: len(pairs_of(block)[0]), blocks, workers)
+    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    n = int(offsets[-1])
+    table = LeanPairs(np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int32),
+                      np.empty(n, np.int32))
+
+    def run(k: int) -> None:
+        u, h = pairs_of(blocks[k])
+        full = score_pairs(region.unit_arrays, region.household_arrays, u, h, weights, workers=1, cache=region.cache)
+        at = slice(int(offsets[k]), int(offsets[k + 1]))
+        table.units[at], table.households[at], table.weight[at], table.fee[at] = u, h, full.weight, full.fee
+        table.score_points[at] = full.points.sum(axis=1, dtype=np.int64)
+        if progress is not None:
+            progress(len(blocks[k]))
+
+    run_all(run, range(len(blocks)), workers)
+    release_freed_memory()
+    return table
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by the blocks back to the system (glibc keeps
+    freed small blocks in its heaps, which would count against the peak of
+    whatever comes next); a no-op elsewhere."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
