@@ -14,6 +14,7 @@ import numpy as np
 from ._arcs import Arcs, as_index_array, integer_costs, total, validate_arcs
 from ._results import AssignmentResult, SolverConfig
 from . import _budgets
+from ._contact import contact_reduction
 from ._side_constraints import Contact, SideConstraints, far_blocks, row_arcs, validate_side_constraints, violates
 from .matching import max_weight_matching
 
@@ -276,6 +277,45 @@ def _warm_start(arcs: Arcs, side: SideConstraints, candidates: np.ndarray) -> np
     return np.array(sorted(chosen), dtype=np.int64)
 
 
+_CONTACT_START_ROUNDS = 8
+
+
+def _contact_start(arcs: Arcs, side: SideConstraints, exact_arcs: np.ndarray, config: SolverConfig):
+    """A start for contact pairs that loses little: where the exact
+    matching places a pair's rows too far apart, the lighter of the two
+    chosen arcs' rows loses its arcs far from the heavier one's column, and
+    the matching is solved again exactly; a few rounds. ``None`` when it
+    does not end feasible (other side constraints, or too many rounds)."""
+    allowed = np.ones(len(arcs.rows), dtype=bool)
+    current = exact_arcs
+    pairs = side.contact.row_pairs.tolist()
+    by_row = row_arcs(arcs.rows, side.contact.row_pairs.reshape(-1))
+    for _ in range(_CONTACT_START_ROUNDS):
+        chosen_of_row = {int(arcs.rows[a]): int(a) for a in current.tolist()}
+        dropped = False
+        for a, b in pairs:
+            if a not in chosen_of_row or b not in chosen_of_row:
+                continue
+            keep_arc, other = chosen_of_row[a], b
+            if arcs.weights[chosen_of_row[b]] > arcs.weights[keep_arc]:
+                keep_arc, other = chosen_of_row[b], a
+            if not side.contact.far(arcs.cols[[keep_arc]], arcs.cols[[chosen_of_row[other]]])[0, 0]:
+                continue
+            mine = by_row[other]
+            allowed[mine[side.contact.far(arcs.cols[[keep_arc]], arcs.cols[mine])[0]]] = False
+            dropped = True
+        if not dropped:
+            break
+        ids = np.flatnonzero(allowed)
+        exact = max_weight_matching(arcs.rows[ids], arcs.cols[ids], arcs.weights[ids], n_rows=arcs.n_rows,
+                                    n_cols=arcs.n_cols, config=config)
+        current = ids[_arcs_of_pairs(Arcs(arcs.rows[ids], arcs.cols[ids], arcs.weights[ids], arcs.n_rows,
+                                          arcs.n_cols, arcs.integral), exact.pairs)]
+    if violates(side, current):
+        return None
+    return np.sort(current)
+
+
 def _reduced_by_duals(arcs: Arcs, arc_ids: np.ndarray, costs: np.ndarray, start: np.ndarray,
                       fixed: np.ndarray) -> np.ndarray | None:
     """Which of the variables ``arc_ids`` may belong to a solution better
@@ -352,12 +392,26 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     if not len(side.fixed) and not violates(side, exact_arcs):
         return _result(arcs, exact_arcs, exact.objective, "optimal", started)
     start = _warm_start(arcs, side, exact_arcs) if hint is None else hint
+    if hint is None and side.has_contact and not len(side.fixed) and not side.conflicts.size:
+        better = _contact_start(arcs, side, exact_arcs, config)
+        if better is not None and total(arcs.weights[better], arcs.integral) > total(arcs.weights[start],
+                                                                                      arcs.integral):
+            start = better
 
+    upper_from_contact = None
     # Large models: only the arcs that may beat the start (exact, see
     # _reduced_by_duals; the bound below stays valid for the whole problem).
     if len(arc_ids) >= REDUCE_FROM_ARCS and _is_matching(arcs, start) and not violates(side, start) \
             and np.all(position[start] >= 0):
-        keep = _reduced_by_duals(arcs, arc_ids, costs, start, side.fixed)
+        if side.has_contact:
+            reduced = contact_reduction(arcs, side, arc_ids, costs, start)
+            keep = None
+            if reduced is not None:
+                keep, contact_upper = reduced
+                if arcs.integral and scale == 1.0:
+                    upper_from_contact = contact_upper
+        else:
+            keep = _reduced_by_duals(arcs, arc_ids, costs, start, side.fixed)
         if keep is not None:
             arc_ids, costs = arc_ids[keep], costs[keep]
             position = np.full(len(arcs.rows), -1, np.int64)
@@ -410,6 +464,8 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     if status == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()}")
     upper = exact.objective  # no side constraint raises the optimum
+    if upper_from_contact is not None:  # what the contact pairs must cost, too
+        upper = min(upper, upper_from_contact)
     if status == cp_model.UNKNOWN and hint is None and not violates(side, start):
         # Stopped before CP-SAT reported a solution: the repaired warm start
         # is one (deterministic, so the output still repeats), certified
