@@ -111,3 +111,162 @@ def contact_reduction(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, co
     keep[at_start] = True
     keep[position[side.fixed]] = True
     return keep, (bound - lower) >> bits
+
+
+def _components(pairs: list[tuple[int, int]]) -> list[list[int]]:
+    """Rows linked by contact pairs, as connected components (sorted)."""
+    parent: dict[int, int] = {}
+
+    def find(r: int) -> int:
+        while parent.setdefault(r, r) != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for r in sorted(parent):
+        groups.setdefault(find(r), []).append(r)
+    return sorted(groups.values())
+
+
+def _component_best(arcs: Arcs, contact, members: list[int], by_row: dict[int, np.ndarray],
+                    linked: set[tuple[int, int]]) -> tuple[int, list[int], np.ndarray]:
+    """For one component of contact rows: an upper bound on what its rows
+    can weigh together in any feasible solution, and a feasible choice of
+    arcs (one per row at most, near where the pairs require, distinct
+    columns). The bound keeps only the constraints to one hub row (a star;
+    exact for a pair): the best hub arc with, for each other row, its best
+    arc near it, or the hub left out and every other row at its best."""
+    hub, others = members[0], members[1:]
+    weights = arcs.weights
+    best_alone = {r: (int(weights[by_row[r]].max()) if len(by_row[r]) else 0) for r in members}
+    upper = sum(best_alone[r] for r in others)  # the hub takes nothing
+    choice: list[int] = [int(by_row[r][np.argmax(weights[by_row[r]])]) for r in others if len(by_row[r])]
+    hub_arcs = by_row[hub]
+    if len(hub_arcs):
+        total = weights[hub_arcs].astype(np.int64).copy()
+        partner = {}
+        for r in others:
+            mine = by_row[r]
+            if (hub, r) not in linked and (r, hub) not in linked:
+                total += best_alone[r]
+                partner[r] = None
+                continue
+            best = np.zeros(len(hub_arcs), np.int64)
+            at = np.full(len(hub_arcs), -1, np.int64)
+            if len(mine):
+                for block, far in far_blocks(contact, arcs.cols, hub_arcs, mine):
+                    value = np.where(far | (arcs.cols[block][:, None] == arcs.cols[mine][None, :]), 0,
+                                     weights[mine][None, :])
+                    k = np.searchsorted(hub_arcs, block[0])
+                    j = value.argmax(axis=1)
+                    got = value[np.arange(len(block)), j]
+                    at[k:k + len(block)] = np.where(got > 0, mine[j], -1)
+                    best[k:k + len(block)] = got
+            total += best
+            partner[r] = at
+        i = int(np.argmax(total))
+        if int(total[i]) > upper:
+            upper = int(total[i])
+            choice = [int(hub_arcs[i])]
+            for r in others:
+                if partner[r] is None:
+                    if len(by_row[r]):
+                        choice.append(int(by_row[r][np.argmax(weights[by_row[r]])]))
+                elif partner[r][i] >= 0:
+                    choice.append(int(partner[r][i]))
+    # The arcs the joint matching may give this component: the hub's
+    # chosen arc and, for each row linked to the hub, its arcs near it.
+    allowed = [np.zeros(0, np.int64)]
+    hub_choice = [a for a in choice if int(arcs.rows[a]) == hub]
+    if hub_choice:
+        allowed.append(np.array(hub_choice, np.int64))
+        for r in others:
+            mine = by_row[r]
+            if len(mine) and ((hub, r) in linked or (r, hub) in linked):
+                mine = mine[~contact.far(arcs.cols[hub_choice], arcs.cols[mine])[0]]
+            allowed.append(mine)
+    else:
+        allowed += [by_row[r] for r in others]
+    # The choice may break a constraint between two non-hub rows, or reuse
+    # a column: drop the lighter arc until it does neither.
+    choice.sort(key=lambda a: -int(weights[a]))
+    kept: list[int] = []
+    for a in choice:
+        ok = int(arcs.cols[a]) not in {int(arcs.cols[b]) for b in kept}
+        for b in kept:
+            pair = (int(arcs.rows[a]), int(arcs.rows[b]))
+            if ok and (pair in linked or pair[::-1] in linked) and contact.far(arcs.cols[[a]], arcs.cols[[b]])[0, 0]:
+                ok = False
+        if ok:
+            kept.append(a)
+    return upper, kept, np.concatenate(allowed)
+
+
+def solve_by_parts(arcs: Arcs, side: SideConstraints, config, matching) -> tuple[np.ndarray, int, int] | None:
+    """Contact pairs alone (no budgets, fixed arcs or conflicts): the rows
+    in no pair are matched exactly on every column (worth ``R``), each
+    component of paired rows gets its best choice and an upper bound
+    (:func:`_component_best`); no feasible solution is worth more than
+    ``R`` plus the components' bounds. The components' choices, with the
+    free rows matched again without their columns, are a feasible solution.
+    Returns (arcs chosen, its value, the bound) in integer weights, or
+    ``None`` for float weights."""
+    if not arcs.integral:
+        return None
+    pairs = [tuple(p) for p in side.contact.row_pairs.tolist()]
+    linked = set(pairs)
+    members = _components(pairs)
+    paired_rows = np.array(sorted({r for m in members for r in m}), np.int64)
+    positive = arcs.weights > 0
+    in_pair = np.isin(arcs.rows, paired_rows)
+    by_row = row_arcs(arcs.rows, paired_rows)
+    by_row = {r: a[positive[a]] for r, a in by_row.items()}
+    for r in paired_rows.tolist():
+        by_row.setdefault(r, np.zeros(0, np.int64))
+    upper_parts, chosen, allowed = 0, [], []
+    for m in members:
+        upper, kept, restricted = _component_best(arcs, side.contact, m, by_row, linked)
+        upper_parts += upper
+        chosen += kept
+        allowed.append(restricted)
+    free = np.flatnonzero(~in_pair & positive)
+    whole = matching(arcs.rows[free], arcs.cols[free], arcs.weights[free], arcs.n_rows, arcs.n_cols)
+    bound = int(arcs.weights[free[whole]].sum()) + upper_parts
+
+    candidates = []
+    # 1. The components' choices as they are, the free rows matched on the
+    # columns they leave (the heavier component keeps a shared column).
+    chosen.sort(key=lambda a: -int(arcs.weights[a]))
+    used, parts = set(), []
+    for a in chosen:
+        if int(arcs.cols[a]) not in used:
+            used.add(int(arcs.cols[a]))
+            parts.append(a)
+    rest = free[~np.isin(arcs.cols[free], np.array(sorted(used), np.int64))]
+    after = matching(arcs.rows[rest], arcs.cols[rest], arcs.weights[rest], arcs.n_rows, arcs.n_cols)
+    candidates.append(np.concatenate([rest[after], np.array(parts, np.int64)]))
+    # 2. One matching of every row, each component held to its hub's arc
+    # and what is near it; a pair of non-hub rows it leaves too far apart
+    # loses its lighter arc.
+    joint = np.unique(np.concatenate([free] + allowed))
+    picked = joint[matching(arcs.rows[joint], arcs.cols[joint], arcs.weights[joint], arcs.n_rows, arcs.n_cols)]
+    candidates.append(_repaired(arcs, side.contact, picked, linked))
+    solution = np.sort(max(candidates, key=lambda c: int(arcs.weights[c].sum())))
+    value = int(arcs.weights[solution].sum())
+    return solution, value, max(bound, value)
+
+
+def _repaired(arcs: Arcs, contact, picked: np.ndarray, linked: set[tuple[int, int]]) -> np.ndarray:
+    """``picked`` (a matching) less the lighter arc of each linked pair of
+    rows placed too far apart."""
+    of_row = {int(arcs.rows[a]): int(a) for a in picked.tolist()}
+    dropped: set[int] = set()
+    for a, b in sorted(linked):
+        if a in of_row and b in of_row and of_row[a] not in dropped and of_row[b] not in dropped \
+                and contact.far(arcs.cols[[of_row[a]]], arcs.cols[[of_row[b]]])[0, 0]:
+            lighter = min(of_row[a], of_row[b], key=lambda arc: (int(arcs.weights[arc]), arc))
+            dropped.add(lighter)
+    return np.array([a for a in picked.tolist() if a not in dropped], np.int64)

@@ -14,7 +14,7 @@ import numpy as np
 from ._arcs import Arcs, as_index_array, integer_costs, total, validate_arcs
 from ._results import AssignmentResult, SolverConfig
 from . import _budgets
-from ._contact import contact_reduction
+from ._contact import contact_reduction, solve_by_parts
 from ._side_constraints import Contact, SideConstraints, far_blocks, row_arcs, validate_side_constraints, violates
 from .matching import max_weight_matching
 
@@ -184,9 +184,34 @@ def constrained_assignment(
 
     if not side.any:
         return _unconstrained(arcs, config, started)
+    if side.has_contact and not side.budgets.size and not side.fixed.size and not side.conflicts.size \
+            and hint is None:
+        answer = _contact_by_parts(arcs, side, config, started)
+        if answer is not None:
+            return answer
     if side.budgets.size and not side.fixed.size and not side.conflicts.size and not side.has_contact:
         return _solve_budgets(arcs, side, hint, config, started)
     return _solve_cp_sat(arcs, side, hint, config, started)
+
+
+def _contact_by_parts(arcs: Arcs, side: SideConstraints, config: SolverConfig, started: float):
+    """Contact pairs alone: the free rows' exact matching and each
+    component's best choice (solvers/_contact.py, :func:`solve_by_parts`),
+    returned when certified within ``config.relative_gap`` (optimal when
+    the bound is met); ``None`` sends the problem on to CP-SAT."""
+    def matching(rows, cols, weights, n_rows, n_cols):
+        exact = max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols, config=config)
+        return _arcs_of_pairs(Arcs(rows, cols, weights, n_rows, n_cols, arcs.integral), exact.pairs)
+
+    parts = solve_by_parts(arcs, side, config, matching)
+    if parts is None:
+        return None
+    chosen, value, bound = parts
+    if value >= bound:
+        return _result(arcs, chosen, value, "optimal", started)
+    if bound - value <= config.relative_gap * bound:
+        return _result(arcs, chosen, value, "feasible", started, bound, stopped=False)
+    return None
 
 
 def _unconstrained(arcs: Arcs, config: SolverConfig, started: float) -> AssignmentResult:
@@ -284,8 +309,8 @@ def _contact_start(arcs: Arcs, side: SideConstraints, exact_arcs: np.ndarray, co
     """A start for contact pairs that loses little: where the exact
     matching places a pair's rows too far apart, the lighter of the two
     chosen arcs' rows loses its arcs far from the heavier one's column, and
-    the matching is solved again exactly; a few rounds. ``None`` when it
-    does not end feasible (other side constraints, or too many rounds)."""
+    the matching is solved again exactly; a few rounds, then the greedy
+    repair of :func:`_warm_start` for what is left."""
     allowed = np.ones(len(arcs.rows), dtype=bool)
     current = exact_arcs
     pairs = side.contact.row_pairs.tolist()
@@ -311,9 +336,8 @@ def _contact_start(arcs: Arcs, side: SideConstraints, exact_arcs: np.ndarray, co
                                     n_cols=arcs.n_cols, config=config)
         current = ids[_arcs_of_pairs(Arcs(arcs.rows[ids], arcs.cols[ids], arcs.weights[ids], arcs.n_rows,
                                           arcs.n_cols, arcs.integral), exact.pairs)]
-    if violates(side, current):
-        return None
-    return np.sort(current)
+    # Whatever the rounds left broken, the greedy repair settles.
+    return _warm_start(arcs, side, np.sort(current))
 
 
 def _reduced_by_duals(arcs: Arcs, arc_ids: np.ndarray, costs: np.ndarray, start: np.ndarray,
@@ -394,7 +418,7 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     start = _warm_start(arcs, side, exact_arcs) if hint is None else hint
     if hint is None and side.has_contact and not len(side.fixed) and not side.conflicts.size:
         better = _contact_start(arcs, side, exact_arcs, config)
-        if better is not None and total(arcs.weights[better], arcs.integral) > total(arcs.weights[start],
+        if total(arcs.weights[better], arcs.integral) > total(arcs.weights[start],
                                                                                       arcs.integral):
             start = better
 

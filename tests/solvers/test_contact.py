@@ -195,3 +195,49 @@ def test_malformed_contact_is_refused(contact, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         constrained_assignment(np.array([0, 1]), np.array([0, 1]), np.array([1, 2]), n_rows=2, n_cols=2,
                                contact=contact, config=CONFIG)
+
+
+@FAST
+@given(case=contact_cases(max_rows=6, max_cols=7, max_arcs=20), gap=st.sampled_from([0.0, 0.01, 0.2]))
+def test_a_certified_gap_holds_against_the_pairwise_optimum(case, gap):
+    """With ``relative_gap`` the answer (by parts, or CP-SAT) is feasible,
+    within the gap of the pairwise model's optimum, and its bound is no
+    lower than that optimum."""
+    arcs, contact = case
+    conflicts = contact_conflicts(arcs.rows, arcs.cols, contact)
+    exact = solve(arcs, conflicts=conflicts)
+    config = SolverConfig(time_limit_s=10.0, workers=1, seed=0, relative_gap=gap)
+    result = constrained_assignment(arcs.rows, arcs.cols, arcs.weights, n_rows=arcs.n_rows, n_cols=arcs.n_cols,
+                                    contact=contact, config=config)
+    chosen = set(result.arcs.tolist())
+    assert not any(a in chosen and b in chosen for a, b in conflicts.tolist())
+    assert result.objective == pytest.approx(float(arcs.weights[result.arcs].sum()))
+    assert result.bound >= exact.objective - 1e-9
+    assert result.objective >= (1 - gap) * exact.objective - 1e-9
+    if result.status == "optimal":
+        assert result.objective == pytest.approx(exact.objective)
+
+
+def test_contact_by_parts_answers_without_cp_sat():
+    """Plenty of columns: the components' best choices and the free rows'
+    matching come within 1% of the bound, so no CP-SAT model is built."""
+    rng = np.random.default_rng(5)
+    n_rows, n_cols = 20, 200
+    rows, cols = np.nonzero(rng.random((n_rows, n_cols)) < 0.3)
+    weights = rng.integers(1, 1000, size=len(rows))
+    points = rng.normal(size=(n_cols, 3))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    contact = Contact(np.array([[0, 1], [2, 3], [3, 4]]), points, 0.8)
+    calls = []
+    original = constrained._solve_cp_sat
+    constrained._solve_cp_sat = lambda *a: calls.append(1) or original(*a)
+    try:
+        result = constrained_assignment(rows, cols, weights, contact=contact,
+                                        config=SolverConfig(time_limit_s=10.0, workers=1, relative_gap=0.01))
+    finally:
+        constrained._solve_cp_sat = original
+    pairwise = constrained_assignment(rows, cols, weights, conflicts=contact_conflicts(rows, cols, contact),
+                                      config=CONFIG)
+    assert pairwise.status == "optimal"
+    assert result.bound >= pairwise.objective >= result.objective >= 0.99 * result.bound
+    assert not calls
