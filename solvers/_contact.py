@@ -139,7 +139,11 @@ def _component_best(arcs: Arcs, contact, members: list[int], by_row: dict[int, n
     columns). The bound keeps only the constraints to one hub row (a star;
     exact for a pair): the best hub arc with, for each other row, its best
     arc near it, or the hub left out and every other row at its best."""
-    hub, others = members[0], members[1:]
+    # The hub: the row with the most links (a star's centre: then the
+    # bound is exact for a pair and for any star).
+    degree = {r: sum(1 for a, b in linked if r in (a, b) and {a, b} <= set(members)) for r in members}
+    hub = max(members, key=lambda r: (degree[r], -r))
+    others = [r for r in members if r != hub]
     weights = arcs.weights
     best_alone = {r: (int(weights[by_row[r]].max()) if len(by_row[r]) else 0) for r in members}
     upper = sum(best_alone[r] for r in others)  # the hub takes nothing
@@ -177,19 +181,6 @@ def _component_best(arcs: Arcs, contact, members: list[int], by_row: dict[int, n
                         choice.append(int(by_row[r][np.argmax(weights[by_row[r]])]))
                 elif partner[r][i] >= 0:
                     choice.append(int(partner[r][i]))
-    # The arcs the joint matching may give this component: the hub's
-    # chosen arc and, for each row linked to the hub, its arcs near it.
-    allowed = [np.zeros(0, np.int64)]
-    hub_choice = [a for a in choice if int(arcs.rows[a]) == hub]
-    if hub_choice:
-        allowed.append(np.array(hub_choice, np.int64))
-        for r in others:
-            mine = by_row[r]
-            if len(mine) and ((hub, r) in linked or (r, hub) in linked):
-                mine = mine[~contact.far(arcs.cols[hub_choice], arcs.cols[mine])[0]]
-            allowed.append(mine)
-    else:
-        allowed += [by_row[r] for r in others]
     # The choice may break a constraint between two non-hub rows, or reuse
     # a column: drop the lighter arc until it does neither.
     choice.sort(key=lambda a: -int(weights[a]))
@@ -202,6 +193,21 @@ def _component_best(arcs: Arcs, contact, members: list[int], by_row: dict[int, n
                 ok = False
         if ok:
             kept.append(a)
+    # The arcs the joint matching may give this component, all compatible:
+    # the hub's kept arc, each row linked to the hub alone any arc near it,
+    # every other row its kept arc (or none).
+    kept_of_row = {int(arcs.rows[a]): a for a in kept}
+    hub_pick = kept_of_row.get(hub)
+    allowed = [np.zeros(0, np.int64)]
+    if hub_pick is not None:
+        allowed.append(np.array([hub_pick], np.int64))
+    for r in others:
+        links = {b if a == r else a for a, b in linked if r in (a, b) and {a, b} <= set(members)}
+        if hub_pick is not None and links == {hub}:
+            mine = by_row[r]
+            allowed.append(mine[~contact.far(arcs.cols[[hub_pick]], arcs.cols[mine])[0]] if len(mine) else mine)
+        elif r in kept_of_row:
+            allowed.append(np.array([kept_of_row[r]], np.int64))
     return upper, kept, np.concatenate(allowed)
 
 

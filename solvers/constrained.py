@@ -33,6 +33,9 @@ _NEIGHBOURHOOD_SHARE = 0.05
 # unconstrained matching rule out of any solution better than the repaired
 # warm start (reduced-cost fixing, exact: see :func:`_reduced_by_duals`).
 REDUCE_FROM_ARCS = 20_000
+# Past this many arc variables (after that fixing) no CP-SAT model is built:
+# the best start is returned with its certified gap (see _solve_cp_sat).
+CP_SAT_MAX_ARCS = 300_000
 
 # The time limit is CP-SAT's deterministic time (a count of work done that
 # is the same on every run with one worker), not the wall clock: a search
@@ -186,9 +189,10 @@ def constrained_assignment(
         return _unconstrained(arcs, config, started)
     if side.has_contact and not side.budgets.size and not side.fixed.size and not side.conflicts.size \
             and hint is None:
-        answer = _contact_by_parts(arcs, side, config, started)
+        answer, by_parts = _contact_by_parts(arcs, side, config, started)
         if answer is not None:
             return answer
+        return _solve_cp_sat(arcs, side, hint, config, started, by_parts)
     if side.budgets.size and not side.fixed.size and not side.conflicts.size and not side.has_contact:
         return _solve_budgets(arcs, side, hint, config, started)
     return _solve_cp_sat(arcs, side, hint, config, started)
@@ -198,20 +202,21 @@ def _contact_by_parts(arcs: Arcs, side: SideConstraints, config: SolverConfig, s
     """Contact pairs alone: the free rows' exact matching and each
     component's best choice (solvers/_contact.py, :func:`solve_by_parts`),
     returned when certified within ``config.relative_gap`` (optimal when
-    the bound is met); ``None`` sends the problem on to CP-SAT."""
+    the bound is met); else ``None`` and the solution found, a start for
+    CP-SAT."""
     def matching(rows, cols, weights, n_rows, n_cols):
         exact = max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols, config=config)
         return _arcs_of_pairs(Arcs(rows, cols, weights, n_rows, n_cols, arcs.integral), exact.pairs)
 
     parts = solve_by_parts(arcs, side, config, matching)
     if parts is None:
-        return None
+        return None, None
     chosen, value, bound = parts
     if value >= bound:
-        return _result(arcs, chosen, value, "optimal", started)
+        return _result(arcs, chosen, value, "optimal", started), chosen
     if bound - value <= config.relative_gap * bound:
-        return _result(arcs, chosen, value, "feasible", started, bound, stopped=False)
-    return None
+        return _result(arcs, chosen, value, "feasible", started, bound, stopped=False), chosen
+    return None, chosen
 
 
 def _unconstrained(arcs: Arcs, config: SolverConfig, started: float) -> AssignmentResult:
@@ -403,7 +408,7 @@ def _add_contact(model, x, arcs: Arcs, side: SideConstraints, arc_ids: np.ndarra
     return helpers
 
 
-def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
+def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> AssignmentResult:
     from ortools.sat.python import cp_model
 
     # Data: which arcs get a variable, and their integer objective costs.
@@ -417,10 +422,10 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
         return _result(arcs, exact_arcs, exact.objective, "optimal", started)
     start = _warm_start(arcs, side, exact_arcs) if hint is None else hint
     if hint is None and side.has_contact and not len(side.fixed) and not side.conflicts.size:
-        better = _contact_start(arcs, side, exact_arcs, config)
-        if total(arcs.weights[better], arcs.integral) > total(arcs.weights[start],
-                                                                                      arcs.integral):
-            start = better
+        for better in (_contact_start(arcs, side, exact_arcs, config), other_start):
+            if better is not None and not violates(side, better) and \
+                    total(arcs.weights[better], arcs.integral) > total(arcs.weights[start], arcs.integral):
+                start = np.sort(better)
 
     upper_from_contact = None
     # Large models: only the arcs that may beat the start (exact, see
@@ -440,6 +445,14 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
             arc_ids, costs = arc_ids[keep], costs[keep]
             position = np.full(len(arcs.rows), -1, np.int64)
             position[arc_ids] = np.arange(len(arc_ids))
+
+    if len(arc_ids) > CP_SAT_MAX_ARCS and not violates(side, start):
+        # A model this size would not fit in memory (CP-SAT holds about a
+        # kilobyte per variable with its LP): the start, certified against
+        # the bound, is the answer.
+        bound = exact.objective if upper_from_contact is None else min(exact.objective, upper_from_contact)
+        return _result(arcs, start, total(arcs.weights[start], arcs.integral), "feasible", started, bound,
+                       stopped=False)
 
     # Model and variables: one boolean per candidate arc (unnamed: names
     # cost seconds on large models and CP-SAT does not need them).
