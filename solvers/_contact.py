@@ -110,7 +110,39 @@ def contact_reduction(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, co
     keep = need <= allowed
     keep[at_start] = True
     keep[position[side.fixed]] = True
-    return keep, (bound - lower) >> bits
+    priced_upper, priced_choice = _priced_bound(rows, cols, costs, v_int, bits, side)
+    return keep, min((bound - lower) >> bits, priced_upper), priced_choice
+
+
+def _priced_bound(rows, cols, costs, v_int, bits: int, side: SideConstraints) -> tuple[int, np.ndarray]:
+    """A Lagrangian bound: each column priced at its dual ``v_c >= 0``, so
+    that rows need not share columns any more. Any feasible ``X`` is worth
+    at most ``sum v + sum over rows of what X gives them at the prices``,
+    and at most: a row in no contact pair its best priced arc (or
+    nothing), a component of paired rows its best compatible choice at the
+    prices (:func:`_component_best`, exact for a pair). In integers on the
+    dual grid, rounded down. Also returns the components' best choices at
+    the prices (positions), a start that heeds what other rows pay."""
+    from types import SimpleNamespace
+
+    priced = (costs.astype(np.int64) << bits) - v_int[cols]
+    paired_rows = np.unique(side.contact.row_pairs)
+    paired = np.isin(rows, paired_rows)
+    gain = priced > 0
+    best = np.zeros(int(rows.max()) + 1 if len(rows) else 0, np.int64)
+    np.maximum.at(best, rows[gain & ~paired], priced[gain & ~paired])
+    total = int(v_int.astype(object).sum()) + int(best.astype(object).sum())
+    view = SimpleNamespace(rows=rows, cols=cols, weights=priced)
+    by_row = {r: a[gain[a]] for r, a in row_arcs(rows, paired_rows).items()}
+    for r in paired_rows.tolist():
+        by_row.setdefault(r, np.zeros(0, np.int64))
+    linked = {tuple(p) for p in side.contact.row_pairs.tolist()}
+    choice: list[int] = []
+    for members in _components(sorted(linked)):
+        upper, kept, _ = _component_best(view, side.contact, members, by_row, linked)
+        total += upper
+        choice += kept
+    return total >> bits, np.array(sorted(choice), np.int64)
 
 
 def _components(pairs: list[tuple[int, int]]) -> list[list[int]]:

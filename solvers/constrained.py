@@ -345,6 +345,19 @@ def _contact_start(arcs: Arcs, side: SideConstraints, exact_arcs: np.ndarray, co
     return _warm_start(arcs, side, np.sort(current))
 
 
+def _around(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, fixed_choice: np.ndarray,
+            config: SolverConfig) -> np.ndarray:
+    """The contact rows held to ``fixed_choice`` (compatible arcs, distinct
+    columns), every other row matched exactly on the columns left."""
+    paired = np.isin(arcs.rows[arc_ids], np.unique(side.contact.row_pairs))
+    free = arc_ids[~paired & ~np.isin(arcs.cols[arc_ids], arcs.cols[fixed_choice])]
+    exact = max_weight_matching(arcs.rows[free], arcs.cols[free], arcs.weights[free], n_rows=arcs.n_rows,
+                                n_cols=arcs.n_cols, config=config)
+    picked = free[_arcs_of_pairs(Arcs(arcs.rows[free], arcs.cols[free], arcs.weights[free], arcs.n_rows,
+                                      arcs.n_cols, arcs.integral), exact.pairs)]
+    return np.sort(np.concatenate([picked, fixed_choice]))
+
+
 def _reduced_by_duals(arcs: Arcs, arc_ids: np.ndarray, costs: np.ndarray, start: np.ndarray,
                       fixed: np.ndarray) -> np.ndarray | None:
     """Which of the variables ``arc_ids`` may belong to a solution better
@@ -436,9 +449,13 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
             reduced = contact_reduction(arcs, side, arc_ids, costs, start)
             keep = None
             if reduced is not None:
-                keep, contact_upper = reduced
+                keep, contact_upper, priced_choice = reduced
                 if arcs.integral and scale == 1.0:
                     upper_from_contact = contact_upper
+                priced = _around(arcs, side, arc_ids, arc_ids[priced_choice], config)
+                if not violates(side, priced) and total(arcs.weights[priced], arcs.integral) > \
+                        total(arcs.weights[start], arcs.integral):
+                    start = priced
         else:
             keep = _reduced_by_duals(arcs, arc_ids, costs, start, side.fixed)
         if keep is not None:

@@ -146,9 +146,9 @@ def test_reduced_cost_fixing_drops_arcs_and_says_optimal():
         original = constrained.contact_reduction
 
         def spy(*args):
-            keep, upper = original(*args)
+            keep, upper, choice = original(*args)
             kept.append(int(keep.sum()))
-            return keep, upper
+            return keep, upper, choice
 
         constrained.contact_reduction = spy
         try:
@@ -241,3 +241,26 @@ def test_contact_by_parts_answers_without_cp_sat():
     assert result.status == pairwise.status == "optimal"
     assert result.objective == pairwise.objective
     assert not calls
+
+
+@FAST
+@given(case=contact_cases(max_rows=6, max_cols=7, max_arcs=20))
+def test_the_certified_bound_is_never_below_the_optimum(case):
+    """Past CP_SAT_MAX_ARCS the best start is returned with the bound of
+    the duals (reduced-cost fixing with the pairs' cost, and column
+    prices): the bound must hold against the pairwise model's optimum."""
+    arcs, contact = case
+    conflicts = contact_conflicts(arcs.rows, arcs.cols, contact)
+    exact = solve(arcs, conflicts=conflicts)
+    saved = constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS
+    constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS = 0, -1
+    original = constrained._contact_by_parts
+    constrained._contact_by_parts = lambda *a: (None, None)  # straight to the bound
+    try:
+        result = solve(arcs, contact=contact)
+    finally:
+        constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS = saved
+        constrained._contact_by_parts = original
+    chosen = set(result.arcs.tolist())
+    assert not any(a in chosen and b in chosen for a, b in conflicts.tolist())
+    assert result.objective <= exact.objective <= result.bound + 1e-9
