@@ -33,9 +33,15 @@ from benchmarks.common import AS_OF, machine, region
 # Run in its own process so that RUSAGE_CHILDREN's high-water mark is this
 # one command's, whatever ran before it.
 _WRAPPER = """
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
+cap = float(os.environ.get("BENCH_MEMORY_CAP_GIB", "0"))
+
+def limit():
+    if cap:
+        resource.setrlimit(resource.RLIMIT_AS, (int(cap * 2**30), int(cap * 2**30)))
+
 start = time.perf_counter()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=limit)
 wall = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"wall": wall, "peak_kib": peak, "rc": done.returncode, "stderr": done.stderr[-400:]}))
@@ -65,7 +71,8 @@ def _load() -> str:
         return "?"
 
 
-def propose_case(case: str, shape: tuple[int, int], source: str | None, timeout_s: float) -> dict:
+def propose_case(case: str, shape: tuple[int, int], source: str | None, timeout_s: float,
+                 cap_gib: float = 0.0) -> dict:
     """One ``matcher propose`` in a fresh process (``source``: run that
     tree's matcher instead of the installed one)."""
     children, households = region(*shape)
@@ -76,6 +83,8 @@ def propose_case(case: str, shape: tuple[int, int], source: str | None, timeout_
         env = dict(os.environ)
         if source:
             env["PYTHONPATH"] = source + os.pathsep + env.get("PYTHONPATH", "")
+        if cap_gib:  # address-space cap: a run that would take the machine's memory fails instead
+            env["BENCH_MEMORY_CAP_GIB"] = str(cap_gib)
         load_before = _load()
         wall, peak, done = run_measured(["timeout", str(timeout_s), *argv], env=env)
         links = Path(f"{tmp}/links.csv").read_bytes() if done.returncode == 0 else b""
@@ -112,16 +121,18 @@ def main() -> None:
     parser.add_argument("--against", default=None, help="another source tree to run in the same run")
     parser.add_argument("--cases", default="exact,sibling,bytes")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per propose run")
+    parser.add_argument("--cap-gib", type=float, default=12.0,
+                        help="address-space cap of the --against runs (the old sibling model needs more than 10 GiB)")
     args = parser.parse_args()
     shapes = QUICK_SHAPES if args.quick else SHAPES
     cases = args.cases.split(",")
     print(machine(), "load", _load(), flush=True)
-    for case in ("exact", "sibling"):
+    for case in ("sibling", "exact"):
         if case not in cases:
             continue
         runs = [propose_case(case, shapes[case], None, args.timeout)]
         if args.against:
-            runs.append(propose_case(case, shapes[case], args.against, args.timeout))
+            runs.append(propose_case(case, shapes[case], args.against, args.timeout, args.cap_gib))
         for r in runs:
             status = "ok" if r["returncode"] == 0 else f"FAILED (exit {r['returncode']}) {r['stderr']!r}"
             print(f"{case} {r['shape'][0]:,} x {r['shape'][1]:,} [{r['source']}]: {r['wall_s']:.1f} s, peak "

@@ -347,8 +347,12 @@ def _contact_start(arcs: Arcs, side: SideConstraints, exact_arcs: np.ndarray, co
 
 def _around(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, fixed_choice: np.ndarray,
             config: SolverConfig) -> np.ndarray:
-    """The contact rows held to ``fixed_choice`` (compatible arcs, distinct
-    columns), every other row matched exactly on the columns left."""
+    """The contact rows held to ``fixed_choice`` (compatible arcs within
+    each component; where components want the same column the heavier arc
+    keeps it), every other row matched exactly on the columns left."""
+    order = fixed_choice[np.argsort(-arcs.weights[fixed_choice], kind="stable")]
+    _, first = np.unique(arcs.cols[order], return_index=True)
+    fixed_choice = np.sort(order[first])
     paired = np.isin(arcs.rows[arc_ids], np.unique(side.contact.row_pairs))
     free = arc_ids[~paired & ~np.isin(arcs.cols[arc_ids], arcs.cols[fixed_choice])]
     exact = max_weight_matching(arcs.rows[free], arcs.cols[free], arcs.weights[free], n_rows=arcs.n_rows,
@@ -436,7 +440,7 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
     start = _warm_start(arcs, side, exact_arcs) if hint is None else hint
     if hint is None and side.has_contact and not len(side.fixed) and not side.conflicts.size:
         for better in (_contact_start(arcs, side, exact_arcs, config), other_start):
-            if better is not None and not violates(side, better) and \
+            if better is not None and _is_matching(arcs, better) and not violates(side, better) and \
                     total(arcs.weights[better], arcs.integral) > total(arcs.weights[start], arcs.integral):
                 start = np.sort(better)
 
@@ -453,7 +457,8 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
                 if arcs.integral and scale == 1.0:
                     upper_from_contact = contact_upper
                 priced = _around(arcs, side, arc_ids, arc_ids[priced_choice], config)
-                if not violates(side, priced) and total(arcs.weights[priced], arcs.integral) > \
+                if _is_matching(arcs, priced) and not violates(side, priced) and \
+                        total(arcs.weights[priced], arcs.integral) > \
                         total(arcs.weights[start], arcs.integral):
                     start = priced
         else:
@@ -463,7 +468,7 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
             position = np.full(len(arcs.rows), -1, np.int64)
             position[arc_ids] = np.arange(len(arc_ids))
 
-    if len(arc_ids) > CP_SAT_MAX_ARCS and not violates(side, start):
+    if len(arc_ids) > CP_SAT_MAX_ARCS and _is_matching(arcs, start) and not violates(side, start):
         # A model this size would not fit in memory (CP-SAT holds about a
         # kilobyte per variable with its LP): the start, certified against
         # the bound, is the answer.

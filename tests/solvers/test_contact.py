@@ -263,4 +263,28 @@ def test_the_certified_bound_is_never_below_the_optimum(case):
         constrained._contact_by_parts = original
     chosen = set(result.arcs.tolist())
     assert not any(a in chosen and b in chosen for a, b in conflicts.tolist())
+    assert len(set(arcs.rows[result.arcs].tolist())) == len(set(arcs.cols[result.arcs].tolist())) \
+        == len(result.arcs)
     assert result.objective <= exact.objective <= result.bound + 1e-9
+
+
+def test_components_that_want_the_same_column_get_a_valid_matching():
+    """Two contact pairs whose best choices share a column: the start built
+    from the priced choices must still use each column once."""
+    # Rows 0-1 and 2-3 all prefer column 0 (weight 100), near everything.
+    rows = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4])
+    cols = np.array([0, 1, 0, 2, 0, 3, 0, 4, 5])
+    weights = np.array([100, 10, 100, 10, 100, 10, 100, 10, 50])
+    points = np.ones((6, 1))
+    contact = Contact(np.array([[0, 1], [2, 3]]), points, 0.5)
+    saved = constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS
+    constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS = 0, -1
+    original = constrained._contact_by_parts
+    constrained._contact_by_parts = lambda *a: (None, None)
+    try:
+        result = constrained_assignment(rows, cols, weights, contact=contact, config=CONFIG)
+    finally:
+        constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS = saved
+        constrained._contact_by_parts = original
+    assert len(set(cols[result.arcs].tolist())) == len(result.arcs) == len(set(rows[result.arcs].tolist()))
+    assert result.objective == int(weights[result.arcs].sum())
