@@ -2,7 +2,12 @@
 
 Budgets alone go through an LP bound (HiGHS) and CP-SAT on what the bound
 cannot rule out (:func:`_solve_budgets`, solvers/_budgets.py); fixed links
-or conflicts through one CP-SAT model (:func:`_solve_cp_sat`)."""
+or conflicts through one CP-SAT model (:func:`_solve_cp_sat`). Contact
+pairs alone (:class:`~solvers.Contact`, the aggregated form of distance
+conflicts) are first solved by parts (exact matchings, solvers/_contact.py)
+and answered there when certified within ``relative_gap``; else CP-SAT on
+the arcs the LP duals keep, or, past :data:`CP_SAT_MAX_ARCS` arcs, the best
+start with its certified bound."""
 
 from __future__ import annotations
 

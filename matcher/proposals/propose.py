@@ -297,10 +297,16 @@ def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
         budgets=np.array([request.budgets[a] for a in budget_names], dtype=np.int64) if budget_names else None,
         fixed=fixed_local if len(fixed_local) else None, contact=contact, config=request.config)
     chosen = arcs[result.arcs]
+    if budget_names and contact is None and not len(fixed_local):
+        method = "HiGHS LP bound and CP-SAT, budgets only"
+    elif contact is not None and not budget_names and not len(fixed_local) and result.deterministic_time == 0:
+        # Answered without a CP-SAT model (solvers/_contact.py): exact
+        # matchings around the siblings' choices, bounded by LP duals.
+        method = "sibling contact: exact matchings and LP-dual bounds"
+    else:
+        method = "CP-SAT with side constraints"
     return _proposal(region, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
-                     "HiGHS LP bound and CP-SAT, budgets only" if budget_names and contact is None
-                     and not len(fixed_local) else "CP-SAT with side constraints", result.wall_time_s,
-                     stopped=result.stopped)
+                     method, result.wall_time_s, stopped=result.stopped)
 
 
 REASONS_PER_LINK = 3
