@@ -44,7 +44,8 @@ start = time.perf_counter()
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=limit)
 wall = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"wall": wall, "peak_kib": peak, "rc": done.returncode, "stderr": done.stderr[-400:]}))
+print(json.dumps({"wall": wall, "peak_kib": peak, "rc": done.returncode,
+                  "stderr": (done.stderr + done.stdout)[-400:]}))
 """
 
 
@@ -87,7 +88,10 @@ def propose_case(case: str, shape: tuple[int, int], source: str | None, timeout_
             env["BENCH_MEMORY_CAP_GIB"] = str(cap_gib)
         load_before = _load()
         wall, peak, done = run_measured(["timeout", str(timeout_s), *argv], env=env)
-        links = Path(f"{tmp}/links.csv").read_bytes() if done.returncode == 0 else b""
+        written = Path(f"{tmp}/links.csv")
+        links = written.read_bytes() if written.exists() else b""
+        if done.returncode == 0 and not links:  # a run that wrote nothing did not succeed
+            done = subprocess.CompletedProcess(argv, -1, "", done.stderr)
         summary = next(iter(sorted(Path(tmp).glob("*summary*"))), None)
         summary_bytes = summary.read_bytes() if summary else b""
     return {"case": case, "shape": shape, "source": source or "this checkout", "wall_s": wall, "peak_gib": peak,
