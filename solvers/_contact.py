@@ -13,6 +13,9 @@ from ._side_constraints import SideConstraints, far_blocks, row_arcs
 # so that every exact product stays within int64).
 _DUAL_BITS = 30
 _INT64_HEADROOM_BITS = 60
+# Arcs per row (highest reduced cost) in the neighbourhood model tried when
+# the whole model is too large for CP-SAT.
+NEIGHBOURHOOD_PER_ROW = 8
 
 
 def contact_reduction(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, costs: np.ndarray,
@@ -111,7 +114,14 @@ def contact_reduction(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, co
     keep[at_start] = True
     keep[position[side.fixed]] = True
     priced_upper, priced_choice = _priced_bound(rows, cols, costs, v_int, bits, side)
-    return keep, min((bound - lower) >> bits, priced_upper), priced_choice
+    # A neighbourhood for a small model: each row's few arcs of highest
+    # reduced cost.
+    order = np.lexsort((-d, rows))
+    first = np.r_[True, rows[order][1:] != rows[order][:-1]] if len(order) else np.zeros(0, bool)
+    rank = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    near = np.zeros(len(arc_ids), dtype=bool)
+    near[order[rank < NEIGHBOURHOOD_PER_ROW]] = True
+    return keep, min((bound - lower) >> bits, priced_upper), priced_choice, near
 
 
 def _priced_bound(rows, cols, costs, v_int, bits: int, side: SideConstraints) -> tuple[int, np.ndarray]:

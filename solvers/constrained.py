@@ -450,6 +450,7 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
                 start = np.sort(better)
 
     upper_from_contact = None
+    near = None
     # Large models: only the arcs that may beat the start (exact, see
     # _reduced_by_duals; the bound below stays valid for the whole problem).
     if len(arc_ids) >= REDUCE_FROM_ARCS and _is_matching(arcs, start) and not violates(side, start) \
@@ -458,11 +459,11 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
             reduced = contact_reduction(arcs, side, arc_ids, costs, start)
             keep = None
             if reduced is not None:
-                keep, contact_upper, priced_choice = reduced
+                keep, contact_upper, priced_choice, near = reduced
                 if arcs.integral and scale == 1.0:
                     upper_from_contact = contact_upper
                 priced = _around(arcs, side, arc_ids, arc_ids[priced_choice], config)
-                if _is_matching(arcs, priced) and not violates(side, priced) and \
+                if not len(side.fixed) and _is_matching(arcs, priced) and not violates(side, priced) and \
                         total(arcs.weights[priced], arcs.integral) > \
                         total(arcs.weights[start], arcs.integral):
                     start = priced
@@ -470,16 +471,26 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
             keep = _reduced_by_duals(arcs, arc_ids, costs, start, side.fixed)
         if keep is not None:
             arc_ids, costs = arc_ids[keep], costs[keep]
+            near = near[keep] if near is not None else None
             position = np.full(len(arcs.rows), -1, np.int64)
             position[arc_ids] = np.arange(len(arc_ids))
 
+    restricted = False
     if len(arc_ids) > CP_SAT_MAX_ARCS and _is_matching(arcs, start) and not violates(side, start):
         # A model this size would not fit in memory (CP-SAT holds about a
         # kilobyte per variable with its LP): the start, certified against
-        # the bound, is the answer.
+        # the bound, is the answer, improved by CP-SAT on a neighbourhood
+        # (each row's best arcs by reduced cost, and the start) when there
+        # is one. Its answer is a solution, not a proof: the bound stays.
         bound = exact.objective if upper_from_contact is None else min(exact.objective, upper_from_contact)
-        return _result(arcs, start, total(arcs.weights[start], arcs.integral), "feasible", started, bound,
-                       stopped=False)
+        if near is None:
+            return _result(arcs, start, total(arcs.weights[start], arcs.integral), "feasible", started, bound,
+                           stopped=False)
+        near[position[start]] = True
+        arc_ids, costs = arc_ids[near], costs[near]
+        position = np.full(len(arcs.rows), -1, np.int64)
+        position[arc_ids] = np.arange(len(arc_ids))
+        restricted = True
 
     # Model and variables: one boolean per candidate arc (unnamed: names
     # cost seconds on large models and CP-SAT does not need them).
@@ -530,6 +541,15 @@ def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> Assign
     upper = exact.objective  # no side constraint raises the optimum
     if upper_from_contact is not None:  # what the contact pairs must cost, too
         upper = min(upper, upper_from_contact)
+    if restricted:
+        chosen = start
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            found = arc_ids[np.array([solver.BooleanValue(v) for v in x], dtype=bool)]
+            if total(arcs.weights[found], arcs.integral) > total(arcs.weights[start], arcs.integral):
+                chosen = found
+        objective = total(arcs.weights[chosen], arcs.integral)
+        return _result(arcs, chosen, objective, "optimal" if objective >= upper else "feasible", started,
+                       None if objective >= upper else upper, work=work, stopped=False)
     if status == cp_model.UNKNOWN and hint is None and not violates(side, start):
         # Stopped before CP-SAT reported a solution: the repaired warm start
         # is one (deterministic, so the output still repeats), certified

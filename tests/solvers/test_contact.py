@@ -146,9 +146,9 @@ def test_reduced_cost_fixing_drops_arcs_and_says_optimal():
         original = constrained.contact_reduction
 
         def spy(*args):
-            keep, upper, choice = original(*args)
+            keep, upper, choice, near = original(*args)
             kept.append(int(keep.sum()))
-            return keep, upper, choice
+            return keep, upper, choice, near
 
         constrained.contact_reduction = spy
         try:
@@ -244,24 +244,30 @@ def test_contact_by_parts_answers_without_cp_sat():
 
 
 @FAST
-@given(case=contact_cases(max_rows=6, max_cols=7, max_arcs=20))
-def test_the_certified_bound_is_never_below_the_optimum(case):
+@given(case=contact_cases(max_rows=6, max_cols=7, max_arcs=20), fix=st.booleans())
+def test_the_certified_bound_is_never_below_the_optimum(case, fix):
     """Past CP_SAT_MAX_ARCS the best start is returned with the bound of
     the duals (reduced-cost fixing with the pairs' cost, and column
     prices): the bound must hold against the pairwise model's optimum."""
     arcs, contact = case
     conflicts = contact_conflicts(arcs.rows, arcs.cols, contact)
-    exact = solve(arcs, conflicts=conflicts)
+    fixed = np.array([int(np.argmax(arcs.weights))]) if fix and len(arcs.rows) else None
+    exact = solve(arcs, conflicts=conflicts, fixed=fixed)
     saved = constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS
     constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS = 0, -1
     original = constrained._contact_by_parts
     constrained._contact_by_parts = lambda *a: (None, None)  # straight to the bound
     try:
-        result = solve(arcs, contact=contact)
+        result = solve(arcs, contact=contact, fixed=fixed)
     finally:
         constrained.REDUCE_FROM_ARCS, constrained.CP_SAT_MAX_ARCS = saved
         constrained._contact_by_parts = original
+    assert result.status == "infeasible" if exact.status == "infeasible" else result.status in ("optimal", "feasible")
+    if exact.status == "infeasible":
+        return
     chosen = set(result.arcs.tolist())
+    if fixed is not None:
+        assert set(fixed.tolist()) <= chosen
     assert not any(a in chosen and b in chosen for a, b in conflicts.tolist())
     assert len(set(arcs.rows[result.arcs].tolist())) == len(set(arcs.cols[result.arcs].tolist())) \
         == len(result.arcs)
