@@ -139,8 +139,10 @@ def main() -> None:
             runs.append(propose_case(case, shapes[case], args.against, args.timeout, args.cap_gib))
         for r in runs:
             status = "ok" if r["returncode"] == 0 else f"FAILED (exit {r['returncode']}) {r['stderr']!r}"
+            solver = next((line for line in r["summary"].decode(errors="replace").splitlines()
+                           if line.startswith("Solver:")), "")
             print(f"{case} {r['shape'][0]:,} x {r['shape'][1]:,} [{r['source']}]: {r['wall_s']:.1f} s, peak "
-                  f"{r['peak_gib']:.2f} GiB, {status}, load {r['load'][0]} -> {r['load'][1]}", flush=True)
+                  f"{r['peak_gib']:.2f} GiB, {status}, load {r['load'][0]} -> {r['load'][1]}; {solver}", flush=True)
         if len(runs) == 2 and runs[0]["returncode"] == 0 == runs[1]["returncode"]:
             print(f"   links identical: {runs[0]['links'] == runs[1]['links']}; summary identical: "
                   f"{runs[0]['summary'] == runs[1]['summary']}", flush=True)

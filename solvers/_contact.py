@@ -15,7 +15,7 @@ _DUAL_BITS = 30
 _INT64_HEADROOM_BITS = 60
 # Arcs per row (highest reduced cost) in the neighbourhood model tried when
 # the whole model is too large for CP-SAT.
-NEIGHBOURHOOD_PER_ROW = 8
+NEIGHBOURHOOD_PER_ROW = 24
 
 
 def contact_reduction(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, costs: np.ndarray,
