@@ -119,6 +119,11 @@ def candidate_links(region: Region, request: ProposalOptions, progress=None,
     return scores, keep
 
 
+def _score_at(scores: LeanPairs | PairScores, at: int) -> float:
+    """The score of the pair at position ``at`` of either kind of table."""
+    return float(scores.score_of(at) if isinstance(scores, LeanPairs) else scores.score[at])
+
+
 def _fixed_arcs(region: Region, request: ProposalOptions, scores: LeanPairs, keep: np.ndarray,
                 fixed: list[tuple[int, int]]) -> np.ndarray:
     from matcher.scoring.queries import violations
@@ -138,8 +143,8 @@ def _fixed_arcs(region: Region, request: ProposalOptions, scores: LeanPairs, kee
             why = "; ".join(f"rule {v.rule}: {v.message}" for v in broken) or "the unit is not waiting"
             problems.append(option_problem("fixed", text, f"an eligible pair ({why})"))
         elif not keep[at]:
-            below = request.min_score is not None and scores.score_of(at) < request.min_score
-            why = (f"scores {scores.score_of(at):.1f}, below {{option:min_score}} {request.min_score:g}" if below
+            below = request.min_score is not None and _score_at(scores, at) < request.min_score
+            why = (f"scores {_score_at(scores, at):.1f}, below {{option:min_score}} {request.min_score:g}" if below
                    else "it is also given to {option:excluded}")
             problems.append(option_problem("fixed", text, f"a pair that can be proposed; {why}"))
         else:
@@ -341,13 +346,17 @@ LINK_SCHEMA = {
 }
 
 
-def _proposal(region, request, scores: LeanPairs, chosen, status, objective, bound, gap, method, wall,
+def _proposal(region, request, scores: LeanPairs | PairScores, chosen, status, objective, bound, gap, method, wall,
               stopped: bool = False) -> Proposal:
     chosen = np.asarray(chosen, dtype=np.int64)
     # The chosen pairs only are scored in full (contributions, distance):
     # score_pairs scores each pair on its own, so these are the figures
     # the scoring of every pair gives.
-    full = scores.full(region, request.weights, chosen)
+    if isinstance(scores, LeanPairs):
+        full = scores.full(region, request.weights, chosen)
+    else:  # a full table (a caller that scored every pair itself): the chosen rows of it
+        full = PairScores(scores.units[chosen], scores.households[chosen], scores.points[chosen],
+                          scores.score[chosen], scores.weight[chosen], scores.fee[chosen], scores.distance_km[chosen])
     u, h = full.units, full.households
     children = region.units.select("unit_id", pl.col("child_ids").list.join(";"))
     links = pl.DataFrame({

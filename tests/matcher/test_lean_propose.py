@@ -137,3 +137,17 @@ def test_checks_still_find_siblings_placed_too_far_apart(world):
     broken = dataclasses.replace(plain, request=request)
     problems = [p for p in check_validity(broken, world) if "sibling_contact_km" in p]
     assert problems and all("km apart" in p for p in problems)
+
+
+def test_a_proposal_built_from_full_scores_is_the_same(world):
+    """_proposal still takes a full PairScores (callers that score every
+    pair themselves): the same links as from the lean table."""
+    request = make_request()
+    proposal = propose(world, request)
+    chosen = chosen_positions(world, proposal)
+    full = all_scores(world, request.weights, workers=1)
+    again = propose_module._proposal(world, request, full, chosen, proposal.status, proposal.objective,
+                                     proposal.bound, proposal.gap, proposal.method, proposal.wall_time_s)
+    assert again.links.equals(proposal.links)
+    lean = lean_of(full)
+    assert np.array_equal(lean.score, full.score) and np.array_equal(lean.fee, full.fee)
