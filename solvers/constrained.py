@@ -2,7 +2,12 @@
 
 Budgets alone go through an LP bound (HiGHS) and CP-SAT on what the bound
 cannot rule out (:func:`_solve_budgets`, solvers/_budgets.py); fixed links
-or conflicts through one CP-SAT model (:func:`_solve_cp_sat`)."""
+or conflicts through one CP-SAT model (:func:`_solve_cp_sat`). Contact
+pairs alone (:class:`~solvers.Contact`, the aggregated form of distance
+conflicts) are first solved by parts (exact matchings, solvers/_contact.py)
+and answered there when certified within ``relative_gap``; else CP-SAT on
+the arcs the LP duals keep, or, past :data:`CP_SAT_MAX_ARCS` arcs, the best
+start with its certified bound."""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ import numpy as np
 from ._arcs import Arcs, as_index_array, integer_costs, total, validate_arcs
 from ._results import AssignmentResult, SolverConfig
 from . import _budgets
-from ._side_constraints import SideConstraints, validate_side_constraints, violates
+from ._contact import contact_reduction, solve_by_parts
+from ._side_constraints import Contact, SideConstraints, far_blocks, row_arcs, validate_side_constraints, violates
 from .matching import max_weight_matching
 
 # CP-SAT keeps objective sums in int64 and its LP in doubles: costs stay far
@@ -27,6 +33,14 @@ _BUDGET_OBJECTIVE_BITS = 40
 # row (those of highest LP reduced cost), and this share of the time limit.
 _NEIGHBOURHOOD_PER_ROW = 4
 _NEIGHBOURHOOD_SHARE = 0.05
+# The CP-SAT road (fixed arcs, conflicts, contact) drops, on models with at
+# least this many arc variables, every arc that the LP duals of the
+# unconstrained matching rule out of any solution better than the repaired
+# warm start (reduced-cost fixing, exact: see :func:`_reduced_by_duals`).
+REDUCE_FROM_ARCS = 20_000
+# Past this many arc variables (after that fixing) no CP-SAT model is built:
+# the best start is returned with its certified gap (see _solve_cp_sat).
+CP_SAT_MAX_ARCS = 300_000
 
 # The time limit is CP-SAT's deterministic time (a count of work done that
 # is the same on every run with one worker), not the wall clock: a search
@@ -65,6 +79,7 @@ def constrained_assignment(
     budgets=None,
     fixed=None,
     conflicts=None,
+    contact: Contact | None = None,
     hint=None,
     config: SolverConfig | None = None,
 ) -> AssignmentResult:
@@ -92,6 +107,16 @@ def constrained_assignment(
         Indices of arcs that must be chosen (whatever their weight).
     conflicts : array_like of int, shape (k, 2), optional
         Pairs of arc indices that may not both be chosen.
+    contact : Contact, optional
+        Pairs of rows whose chosen arcs must end at columns close together
+        (``col_points[c] @ col_points[d] >= min_dot``): the same as listing
+        every far pair of their arcs in ``conflicts``
+        (:func:`solvers.contact_conflicts`), without the list. The model
+        gets one constraint per arc of the row with fewer arcs: ``x_i`` plus
+        the other row's arcs far from it at most 1, or, when most of them
+        are far, ``x_i + y - (its near arcs) <= 1`` with ``y`` the other
+        row's (at most one) chosen arc: exact because a row takes one arc
+        at most.
     hint : array_like of int, optional
         Arc indices of a warm start. When omitted, the exact unconstrained
         matching, repaired greedily to respect the side constraints, is used.
@@ -159,7 +184,7 @@ def constrained_assignment(
     started = time.perf_counter()
     config = config or SolverConfig()
     arcs = validate_arcs(rows, cols, weights, n_rows, n_cols)
-    side = validate_side_constraints(arcs, fees, fee_group, budgets, fixed, conflicts)
+    side = validate_side_constraints(arcs, fees, fee_group, budgets, fixed, conflicts, contact)
     if hint is not None:
         hint = np.unique(as_index_array("hint", hint))
         if hint.size and (hint.min() < 0 or hint.max() >= len(arcs.rows)):
@@ -167,9 +192,36 @@ def constrained_assignment(
 
     if not side.any:
         return _unconstrained(arcs, config, started)
-    if side.budgets.size and not side.fixed.size and not side.conflicts.size:
+    if side.has_contact and not side.budgets.size and not side.fixed.size and not side.conflicts.size \
+            and hint is None:
+        answer, by_parts = _contact_by_parts(arcs, side, config, started)
+        if answer is not None:
+            return answer
+        return _solve_cp_sat(arcs, side, hint, config, started, by_parts)
+    if side.budgets.size and not side.fixed.size and not side.conflicts.size and not side.has_contact:
         return _solve_budgets(arcs, side, hint, config, started)
     return _solve_cp_sat(arcs, side, hint, config, started)
+
+
+def _contact_by_parts(arcs: Arcs, side: SideConstraints, config: SolverConfig, started: float):
+    """Contact pairs alone: the free rows' exact matching and each
+    component's best choice (solvers/_contact.py, :func:`solve_by_parts`),
+    returned when certified within ``config.relative_gap`` (optimal when
+    the bound is met); else ``None`` and the solution found, a start for
+    CP-SAT."""
+    def matching(rows, cols, weights, n_rows, n_cols):
+        exact = max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols, config=config)
+        return _arcs_of_pairs(Arcs(rows, cols, weights, n_rows, n_cols, arcs.integral), exact.pairs)
+
+    parts = solve_by_parts(arcs, side, config, matching)
+    if parts is None:
+        return None, None
+    chosen, value, bound = parts
+    if value >= bound:
+        return _result(arcs, chosen, value, "optimal", started), chosen
+    if bound - value <= config.relative_gap * bound:
+        return _result(arcs, chosen, value, "feasible", started, bound, stopped=False), chosen
+    return None, chosen
 
 
 def _unconstrained(arcs: Arcs, config: SolverConfig, started: float) -> AssignmentResult:
@@ -211,24 +263,174 @@ def _arcs_of_pairs(arcs: Arcs, pairs: np.ndarray) -> np.ndarray:
 def _warm_start(arcs: Arcs, side: SideConstraints, candidates: np.ndarray) -> np.ndarray:
     """The fixed arcs plus as many arcs of the exact matching
     (``candidates``) as fit: a feasible start whenever the fixed arcs
-    themselves are."""
+    themselves are (when they are not, the fixed arcs alone).
+
+    Each arc is checked against what is chosen so far only: its conflicts
+    among the candidates, its budget's spending, its contact partners'
+    chosen arcs."""
     chosen = list(side.fixed)
+    if violates(side, side.fixed):
+        return np.array(sorted(chosen), dtype=np.int64)
     used_rows = set(arcs.rows[side.fixed].tolist())
     used_cols = set(arcs.cols[side.fixed].tolist())
+    chosen_set = set(chosen)
+    partners: dict[int, list[int]] = {}
+    if side.conflicts.size:
+        pool = np.union1d(candidates, side.fixed)
+        for a, b in side.conflicts[np.isin(side.conflicts, pool).all(axis=1)].tolist():
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+    spent = np.zeros(len(side.budgets), np.int64)
+    budgeted = side.fixed[side.fee_group[side.fixed] >= 0]
+    np.add.at(spent, side.fee_group[budgeted], side.fees[budgeted])
+    partner_rows: dict[int, list[int]] = {}
+    if side.has_contact:
+        for a, b in side.contact.row_pairs.tolist():
+            partner_rows.setdefault(a, []).append(b)
+            partner_rows.setdefault(b, []).append(a)
+    arc_of_row = {int(arcs.rows[a]): int(a) for a in chosen}
     # Heaviest first, so the repair keeps the links that matter most.
     for arc in candidates[np.argsort(-arcs.weights[candidates], kind="stable")].tolist():
         row, col = int(arcs.rows[arc]), int(arcs.cols[arc])
         if row in used_rows or col in used_cols:
             continue
-        if violates(side, np.array(chosen + [arc], np.int64)):
+        if any(other in chosen_set for other in partners.get(arc, ())):
+            continue
+        group = int(side.fee_group[arc])
+        if group >= 0 and spent[group] + side.fees[arc] > side.budgets[group]:
+            continue
+        if any(r in arc_of_row and side.contact.far(arcs.cols[[arc]], arcs.cols[[arc_of_row[r]]])[0, 0]
+               for r in partner_rows.get(row, ())):
             continue
         chosen.append(arc)
+        chosen_set.add(arc)
+        arc_of_row[row] = arc
+        if group >= 0:
+            spent[group] += side.fees[arc]
         used_rows.add(row)
         used_cols.add(col)
     return np.array(sorted(chosen), dtype=np.int64)
 
 
-def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
+_CONTACT_START_ROUNDS = 8
+
+
+def _contact_start(arcs: Arcs, side: SideConstraints, exact_arcs: np.ndarray, config: SolverConfig):
+    """A start for contact pairs that loses little: where the exact
+    matching places a pair's rows too far apart, the lighter of the two
+    chosen arcs' rows loses its arcs far from the heavier one's column, and
+    the matching is solved again exactly; a few rounds, then the greedy
+    repair of :func:`_warm_start` for what is left."""
+    allowed = np.ones(len(arcs.rows), dtype=bool)
+    current = exact_arcs
+    pairs = side.contact.row_pairs.tolist()
+    by_row = row_arcs(arcs.rows, side.contact.row_pairs.reshape(-1))
+    for _ in range(_CONTACT_START_ROUNDS):
+        chosen_of_row = {int(arcs.rows[a]): int(a) for a in current.tolist()}
+        dropped = False
+        for a, b in pairs:
+            if a not in chosen_of_row or b not in chosen_of_row:
+                continue
+            keep_arc, other = chosen_of_row[a], b
+            if arcs.weights[chosen_of_row[b]] > arcs.weights[keep_arc]:
+                keep_arc, other = chosen_of_row[b], a
+            if not side.contact.far(arcs.cols[[keep_arc]], arcs.cols[[chosen_of_row[other]]])[0, 0]:
+                continue
+            mine = by_row[other]
+            allowed[mine[side.contact.far(arcs.cols[[keep_arc]], arcs.cols[mine])[0]]] = False
+            dropped = True
+        if not dropped:
+            break
+        ids = np.flatnonzero(allowed)
+        exact = max_weight_matching(arcs.rows[ids], arcs.cols[ids], arcs.weights[ids], n_rows=arcs.n_rows,
+                                    n_cols=arcs.n_cols, config=config)
+        current = ids[_arcs_of_pairs(Arcs(arcs.rows[ids], arcs.cols[ids], arcs.weights[ids], arcs.n_rows,
+                                          arcs.n_cols, arcs.integral), exact.pairs)]
+    # Whatever the rounds left broken, the greedy repair settles.
+    return _warm_start(arcs, side, np.sort(current))
+
+
+def _around(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, fixed_choice: np.ndarray,
+            config: SolverConfig) -> np.ndarray:
+    """The contact rows held to ``fixed_choice`` (compatible arcs within
+    each component; where components want the same column the heavier arc
+    keeps it), every other row matched exactly on the columns left."""
+    order = fixed_choice[np.argsort(-arcs.weights[fixed_choice], kind="stable")]
+    _, first = np.unique(arcs.cols[order], return_index=True)
+    fixed_choice = np.sort(order[first])
+    paired = np.isin(arcs.rows[arc_ids], np.unique(side.contact.row_pairs))
+    free = arc_ids[~paired & ~np.isin(arcs.cols[arc_ids], arcs.cols[fixed_choice])]
+    exact = max_weight_matching(arcs.rows[free], arcs.cols[free], arcs.weights[free], n_rows=arcs.n_rows,
+                                n_cols=arcs.n_cols, config=config)
+    picked = free[_arcs_of_pairs(Arcs(arcs.rows[free], arcs.cols[free], arcs.weights[free], arcs.n_rows,
+                                      arcs.n_cols, arcs.integral), exact.pairs)]
+    return np.sort(np.concatenate([picked, fixed_choice]))
+
+
+def _reduced_by_duals(arcs: Arcs, arc_ids: np.ndarray, costs: np.ndarray, start: np.ndarray,
+                      fixed: np.ndarray) -> np.ndarray | None:
+    """Which of the variables ``arc_ids`` may belong to a solution better
+    than ``start`` (a feasible solution): reduced-cost fixing with the LP
+    duals of the matching without side constraints (HiGHS, as on the
+    budgeted road; see solvers/_budgets.py). Side constraints only remove
+    solutions, so every solution ``x`` is worth at most ``P + sum d_j x_j``
+    (``P`` the dual bound, ``d_j <= 0`` the reduced costs); an arc with
+    ``P + d_j`` not above the start's value is in no better solution. The
+    start's and the fixed arcs are kept. ``None`` when the costs are too
+    large for the exact certificate."""
+    rows, cols = arcs.rows[arc_ids], arcs.cols[arc_ids]
+    position = np.full(len(arcs.rows), -1, np.int64)
+    position[arc_ids] = np.arange(len(arc_ids))
+    at_start = position[start]
+    no_groups, no_fees, no_budgets = np.full(len(arc_ids), -1, np.int64), np.zeros(len(arc_ids), np.int64), \
+        np.zeros(0, np.int64)
+    u, v, lam, _ = _budgets.lp_duals(rows, cols, costs, no_fees, no_groups, no_budgets, arcs.n_rows, arcs.n_cols,
+                                     at_start, [])
+    certificate = _budgets.certify(rows, cols, costs, no_fees, no_groups, no_budgets, [], u, v, lam)
+    if certificate is None:
+        return None
+    keep = certificate.may_beat(int(costs[at_start].sum()))
+    keep[at_start] = True
+    keep[position[fixed]] = True
+    return keep
+
+
+def _add_contact(model, x, arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray) -> list:
+    """The contact pairs as constraints on the variables ``x`` (one per
+    arc of ``arc_ids``); returns the helper variables ``y`` made, each with
+    the positions whose sum it is (for the hint)."""
+    from ortools.sat.python import cp_model
+
+    rows, cols = arcs.rows[arc_ids], arcs.cols[arc_ids]
+    by_row = row_arcs(rows, side.contact.row_pairs.reshape(-1))
+    none = np.zeros(0, np.int64)
+    helpers = []
+    for a, b in side.contact.row_pairs.tolist():
+        left, right = by_row.get(a, none), by_row.get(b, none)
+        if not len(left) or not len(right):
+            continue
+        if len(left) > len(right):  # a constraint per arc of the smaller row
+            left, right = right, left
+        y = None
+        for block, far in far_blocks(side.contact, cols, left, right):
+            n_far = far.sum(axis=1)
+            for k, i in enumerate(block.tolist()):
+                count = int(n_far[k])
+                if count == 0:
+                    continue
+                if count <= len(right) - count + 1:  # x_i + (far arcs) <= 1
+                    model.AddAtMostOne([x[i]] + [x[j] for j in right[far[k]].tolist()])
+                    continue
+                if y is None:  # y = the other row's chosen arc, if any
+                    y = model.NewBoolVar("")
+                    model.Add(cp_model.LinearExpr.Sum([x[j] for j in right.tolist()]) == y)
+                    helpers.append((y, right))
+                near = [x[j] for j in right[~far[k]].tolist()]
+                model.Add(x[i] + y - cp_model.LinearExpr.Sum(near) <= 1)
+    return helpers
+
+
+def _solve_cp_sat(arcs, side, hint, config, started, other_start=None) -> AssignmentResult:
     from ortools.sat.python import cp_model
 
     # Data: which arcs get a variable, and their integer objective costs.
@@ -241,6 +443,54 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     if not len(side.fixed) and not violates(side, exact_arcs):
         return _result(arcs, exact_arcs, exact.objective, "optimal", started)
     start = _warm_start(arcs, side, exact_arcs) if hint is None else hint
+    if hint is None and side.has_contact and not len(side.fixed) and not side.conflicts.size:
+        for better in (_contact_start(arcs, side, exact_arcs, config), other_start):
+            if better is not None and _is_matching(arcs, better) and not violates(side, better) and \
+                    total(arcs.weights[better], arcs.integral) > total(arcs.weights[start], arcs.integral):
+                start = np.sort(better)
+
+    upper_from_contact = None
+    near = None
+    # Large models: only the arcs that may beat the start (exact, see
+    # _reduced_by_duals; the bound below stays valid for the whole problem).
+    if len(arc_ids) >= REDUCE_FROM_ARCS and _is_matching(arcs, start) and not violates(side, start) \
+            and np.all(position[start] >= 0):
+        if side.has_contact:
+            reduced = contact_reduction(arcs, side, arc_ids, costs, start)
+            keep = None
+            if reduced is not None:
+                keep, contact_upper, priced_choice, near = reduced
+                if arcs.integral and scale == 1.0:
+                    upper_from_contact = contact_upper
+                priced = _around(arcs, side, arc_ids, arc_ids[priced_choice], config)
+                if not len(side.fixed) and _is_matching(arcs, priced) and not violates(side, priced) and \
+                        total(arcs.weights[priced], arcs.integral) > \
+                        total(arcs.weights[start], arcs.integral):
+                    start = priced
+        else:
+            keep = _reduced_by_duals(arcs, arc_ids, costs, start, side.fixed)
+        if keep is not None:
+            arc_ids, costs = arc_ids[keep], costs[keep]
+            near = near[keep] if near is not None else None
+            position = np.full(len(arcs.rows), -1, np.int64)
+            position[arc_ids] = np.arange(len(arc_ids))
+
+    restricted = False
+    if len(arc_ids) > CP_SAT_MAX_ARCS and _is_matching(arcs, start) and not violates(side, start):
+        # A model this size would not fit in memory (CP-SAT holds about a
+        # kilobyte per variable with its LP): the start, certified against
+        # the bound, is the answer, improved by CP-SAT on a neighbourhood
+        # (each row's best arcs by reduced cost, and the start) when there
+        # is one. Its answer is a solution, not a proof: the bound stays.
+        bound = exact.objective if upper_from_contact is None else min(exact.objective, upper_from_contact)
+        if near is None:
+            return _result(arcs, start, total(arcs.weights[start], arcs.integral), "feasible", started, bound,
+                           stopped=False)
+        near[position[start]] = True
+        arc_ids, costs = arc_ids[near], costs[near]
+        position = np.full(len(arcs.rows), -1, np.int64)
+        position[arc_ids] = np.arange(len(arc_ids))
+        restricted = True
 
     # Model and variables: one boolean per candidate arc (unnamed: names
     # cost seconds on large models and CP-SAT does not need them).
@@ -267,6 +517,7 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     for a, b in side.conflicts.tolist():
         if position[a] >= 0 and position[b] >= 0:
             model.AddBoolOr([x[position[a]].Not(), x[position[b]].Not()])
+    helpers = _add_contact(model, x, arcs, side, arc_ids) if side.has_contact else []
 
     # Objective and warm start (a complete hint, written straight into the
     # model: one AddHint call per variable costs seconds on large models).
@@ -276,6 +527,8 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     solution_hint = model.Proto().solution_hint
     solution_hint.vars.extend([v.Index() for v in x])
     solution_hint.values.extend(hinted.tolist())
+    solution_hint.vars.extend([y.Index() for y, _ in helpers])
+    solution_hint.values.extend([int(hinted[right].sum()) for _, right in helpers])
 
     # Solve.
     solver = cp_sat_solver(config)
@@ -286,6 +539,17 @@ def _solve_cp_sat(arcs, side, hint, config, started) -> AssignmentResult:
     if status == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()}")
     upper = exact.objective  # no side constraint raises the optimum
+    if upper_from_contact is not None:  # what the contact pairs must cost, too
+        upper = min(upper, upper_from_contact)
+    if restricted:
+        chosen = start
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            found = arc_ids[np.array([solver.BooleanValue(v) for v in x], dtype=bool)]
+            if total(arcs.weights[found], arcs.integral) > total(arcs.weights[start], arcs.integral):
+                chosen = found
+        objective = total(arcs.weights[chosen], arcs.integral)
+        return _result(arcs, chosen, objective, "optimal" if objective >= upper else "feasible", started,
+                       None if objective >= upper else upper, work=work, stopped=False)
     if status == cp_model.UNKNOWN and hint is None and not violates(side, start):
         # Stopped before CP-SAT reported a solution: the repaired warm start
         # is one (deterministic, so the output still repeats), certified

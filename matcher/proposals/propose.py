@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from solvers import b_matching, constrained_assignment, max_weight_matching
+from solvers import Contact, b_matching, constrained_assignment, max_weight_matching
 
 from matcher.errors import InputError, option_problem
 from matcher.options import ProposalOptions
-from matcher.scoring.queries import all_scores
+from matcher.scoring.lean import LeanPairs, lean_scores
 from matcher.scoring.scorer import PairScores
 from matcher.region import Region
 
@@ -50,7 +50,9 @@ class Proposal:
     gap: float
     method: str
     wall_time_s: float
-    candidates: PairScores = field(repr=False)
+    candidates: LeanPairs = field(repr=False)
+    """Every eligible pair, lean (unit, household, weight, fee, score):
+    see :class:`~matcher.scoring.lean.LeanPairs`."""
     warnings: tuple[str, ...] = ()
     """What the proposal ignored and why (a budget for an agency with no
     waiting child), for the front end to show."""
@@ -84,7 +86,7 @@ def pair_positions(region: Region, scores: PairScores, units, households) -> np.
     where the pair is not among the scored (eligible) pairs."""
     n_h = len(region.household_arrays)
     wanted = np.asarray(units, dtype=np.int64) * n_h + np.asarray(households, dtype=np.int64)
-    if len(scores.units) == 0:
+    if len(scores.units) == 0 or len(wanted) == 0:
         return np.full(len(wanted), -1, dtype=np.int64)
     key = scores.units * n_h + scores.households
     # all_scores lists pairs unit by unit, households ascending: the keys
@@ -98,23 +100,31 @@ def pair_positions(region: Region, scores: PairScores, units, households) -> np.
 
 
 def candidate_links(region: Region, request: ProposalOptions, progress=None,
-                    excluded: list[tuple[int, int]] | None = None) -> tuple[PairScores, np.ndarray]:
-    """Scores of every eligible pair, and the mask of those the request
-    keeps (not excluded, at or above the minimum score). ``excluded``: the
-    request's excluded pairs already resolved to rows."""
+                    excluded: list[tuple[int, int]] | None = None) -> tuple[LeanPairs, np.ndarray]:
+    """Every eligible pair, lean (unit, household, weight, fee and score:
+    :class:`~matcher.scoring.lean.LeanPairs`, 32 bytes a pair), and the
+    mask of those the request keeps (not excluded, at or above the minimum
+    score). ``excluded``: the request's excluded pairs already resolved to
+    rows."""
     if excluded is None:
         excluded = _resolve_pairs(region, request.excluded, "excluded")
-    scores = all_scores(region, request.weights, progress=progress)
-    keep = np.ones(len(scores.score), dtype=bool)
+    scores = lean_scores(region, request.weights, progress=progress)
     if request.min_score is not None:
-        keep &= scores.score >= request.min_score
+        keep = scores.score >= request.min_score
+    else:
+        keep = np.ones(len(scores), dtype=bool)
     if excluded:
         at = pair_positions(region, scores, [u for u, _ in excluded], [h for _, h in excluded])
         keep[at[at >= 0]] = False
     return scores, keep
 
 
-def _fixed_arcs(region: Region, request: ProposalOptions, scores: PairScores, keep: np.ndarray,
+def _score_at(scores: LeanPairs | PairScores, at: int) -> float:
+    """The score of the pair at position ``at`` of either kind of table."""
+    return float(scores.score_of(at) if isinstance(scores, LeanPairs) else scores.score[at])
+
+
+def _fixed_arcs(region: Region, request: ProposalOptions, scores: LeanPairs, keep: np.ndarray,
                 fixed: list[tuple[int, int]]) -> np.ndarray:
     from matcher.scoring.queries import violations
 
@@ -133,8 +143,8 @@ def _fixed_arcs(region: Region, request: ProposalOptions, scores: PairScores, ke
             why = "; ".join(f"rule {v.rule}: {v.message}" for v in broken) or "the unit is not waiting"
             problems.append(option_problem("fixed", text, f"an eligible pair ({why})"))
         elif not keep[at]:
-            below = request.min_score is not None and scores.score[at] < request.min_score
-            why = (f"scores {scores.score[at]:.1f}, below {{option:min_score}} {request.min_score:g}" if below
+            below = request.min_score is not None and _score_at(scores, at) < request.min_score
+            why = (f"scores {_score_at(scores, at):.1f}, below {{option:min_score}} {request.min_score:g}" if below
                    else "it is also given to {option:excluded}")
             problems.append(option_problem("fixed", text, f"a pair that can be proposed; {why}"))
         else:
@@ -144,9 +154,37 @@ def _fixed_arcs(region: Region, request: ProposalOptions, scores: PairScores, ke
     return np.array(sorted(arcs), dtype=np.int64)
 
 
+def _apart_sibling_rows(region: Region) -> list[list[int]]:
+    """Unit rows of each sibling group placed apart (two or more units of
+    one child), by group id."""
+    units = region.units
+    apart = units.filter(pl.col("sibling_group_id").is_not_null() & (pl.col("size") == 1))
+    groups = apart.group_by("sibling_group_id").agg(pl.col("unit_id")).filter(pl.col("unit_id").list.len() > 1)
+    return [sorted(region.unit_row_of_id[m] for m in members)
+            for members in groups.sort("sibling_group_id")["unit_id"].to_list()]
+
+
+def _sibling_contact(region: Region, km: float) -> Contact:
+    """Siblings whose plan is ``apart`` go to households at most ``km``
+    apart, as the solver's aggregated :class:`~solvers.Contact`: each pair
+    of such siblings' unit rows, the households' unit vectors, and the dot
+    product below which two households are more than ``km`` apart (the
+    test of :func:`features.geo.further_than`, tolerance included). The
+    same constraints as :func:`_sibling_conflicts` lists pair by pair."""
+    from features.geo import DISTANCE_TOLERANCE_KM, chord_squared_of_km
+
+    pairs = [(a, b) for rows in _apart_sibling_rows(region) for i, a in enumerate(rows) for b in rows[i + 1:]]
+    limit = 1.0 - chord_squared_of_km(km + DISTANCE_TOLERANCE_KM) / 2.0
+    return Contact(np.array(pairs, dtype=np.int64).reshape(-1, 2), region.household_arrays.xyz, float(limit))
+
+
 def _sibling_conflicts(region: Region, scores: PairScores, arcs: np.ndarray, km: float) -> np.ndarray:
     """Pairs of arcs (indices into ``arcs``) that would put siblings whose
-    plan is ``apart`` with households more than ``km`` apart."""
+    plan is ``apart`` with households more than ``km`` apart.
+
+    The pairwise form, kept as the reference for :func:`_sibling_contact`
+    (what ``propose`` hands the solver): its size is the product of the
+    siblings' eligible households, gigabytes on a large region."""
     from features.geo import further_than
 
     units = region.units
@@ -200,6 +238,14 @@ def propose(region: Region, request: ProposalOptions, progress=None) -> Proposal
     return dataclasses.replace(proposal, warnings=warnings) if warnings else proposal
 
 
+def _kept(scores: LeanPairs, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns and weights of the pairs in ``mask``: the lean table's
+    own arrays (no copy) when the mask keeps every pair."""
+    if bool(mask.all()):
+        return scores.units, scores.households, scores.weight
+    return scores.units[mask], scores.households[mask], scores.weight[mask]
+
+
 def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
     # Unknown ids fail before the (long) scoring of every pair.
     excluded = _resolve_pairs(region, request.excluded, "excluded")
@@ -212,54 +258,69 @@ def _solve(region: Region, request: ProposalOptions, progress=None) -> Proposal:
         check_exact_fits(region)
     scores, keep = links_of(region, request, progress, excluded)
     fixed = _fixed_arcs(region, request, scores, keep, fixed)
-    arcs = np.flatnonzero(keep)
-    rows, cols = scores.units[arcs], scores.households[arcs]
-    weights = scores.weight[arcs]
     n_rows, n_cols = len(region.unit_arrays), len(region.household_arrays)
 
     if request.shortlist is not None:
         k = request.shortlist
+        rows, cols, weights = _kept(scores, keep)
         result = b_matching(rows, cols, weights, row_capacity=np.full(n_rows, k), col_capacity=np.full(n_cols, k),
                             n_rows=n_rows, n_cols=n_cols, config=request.config)
+        del rows, cols, weights
         chosen = pair_positions(region, scores, result.pairs[:, 0], result.pairs[:, 1])
         return _proposal(region, request, scores, chosen, result.status, result.objective, result.objective, 0.0,
                          f"exact b-matching ({result.backend})", result.wall_time_s)
 
-    fixed_local = np.searchsorted(arcs, fixed)
     side = bool(request.budgets) or request.sibling_contact_km is not None
     if not side:
-        # Fixed links first, then the rest exactly: still the optimum given them.
-        free = np.ones(len(arcs), dtype=bool)
-        if len(fixed_local):
-            free &= ~np.isin(rows, rows[fixed_local]) & ~np.isin(cols, cols[fixed_local])
+        # Fixed links first, then the rest exactly: still the optimum given
+        # them. The solver reads the lean table's own arrays when every pair
+        # is kept (no copy: the exact path holds 32 bytes a pair plus the
+        # solver's own), part by part (matcher.proposals.parts).
+        free = keep
+        if len(fixed):
+            free = keep & ~np.isin(scores.units, scores.units[fixed]) \
+                & ~np.isin(scores.households, scores.households[fixed])
+        rows, cols, weights = _kept(scores, free)
+        del free
         from matcher.proposals.parts import max_weight_matching_in_parts
-        result = max_weight_matching_in_parts(rows[free], cols[free], weights[free], n_rows=n_rows, n_cols=n_cols,
+
+        result = max_weight_matching_in_parts(rows, cols, weights, n_rows=n_rows, n_cols=n_cols,
                                               config=request.config, progress=progress)
-        chosen = np.concatenate([pair_positions(region, scores, result.pairs[:, 0], result.pairs[:, 1]),
-                                 arcs[fixed_local]])
+        del rows, cols, weights
+        chosen = np.concatenate([pair_positions(region, scores, result.pairs[:, 0], result.pairs[:, 1]), fixed])
         objective = int(scores.weight[chosen].sum())
         return _proposal(region, request, scores, np.sort(chosen), "optimal", objective, objective, 0.0,
                          f"exact max-weight matching ({result.backend})", result.wall_time_s)
 
+    arcs = np.flatnonzero(keep)
+    fixed_local = np.searchsorted(arcs, fixed)
+    rows, cols = scores.units[arcs], scores.households[arcs]
+    weights = scores.weight[arcs]
     fees = scores.fee[arcs]
     agency_of_unit = region.units["agency_id"].to_numpy()
     budget_names = sorted(request.budgets)
     group_of_agency = {a: i for i, a in enumerate(budget_names)}
-    fee_group = np.array([group_of_agency.get(a, -1) for a in agency_of_unit[rows]], dtype=np.int64) \
-        if len(rows) else np.empty(0, dtype=np.int64)
-    conflicts = None
+    group_of_unit = np.array([group_of_agency.get(a, -1) for a in agency_of_unit.tolist()], dtype=np.int64)
+    fee_group = group_of_unit[rows] if len(rows) else np.empty(0, dtype=np.int64)
+    contact = None
     if request.sibling_contact_km is not None:
-        conflicts = _sibling_conflicts(region, scores, arcs, request.sibling_contact_km)
+        contact = _sibling_contact(region, request.sibling_contact_km)
     result = constrained_assignment(
         rows, cols, weights, n_rows=n_rows, n_cols=n_cols,
         fees=fees if budget_names else None, fee_group=fee_group if budget_names else None,
         budgets=np.array([request.budgets[a] for a in budget_names], dtype=np.int64) if budget_names else None,
-        fixed=fixed_local if len(fixed_local) else None, conflicts=conflicts, config=request.config)
+        fixed=fixed_local if len(fixed_local) else None, contact=contact, config=request.config)
     chosen = arcs[result.arcs]
+    if budget_names and contact is None and not len(fixed_local):
+        method = "HiGHS LP bound and CP-SAT, budgets only"
+    elif contact is not None and not budget_names and not len(fixed_local) and result.deterministic_time == 0:
+        # Answered without a CP-SAT model (solvers/_contact.py): exact
+        # matchings around the siblings' choices, bounded by LP duals.
+        method = "sibling contact: exact matchings and LP-dual bounds"
+    else:
+        method = "CP-SAT with side constraints"
     return _proposal(region, request, scores, chosen, result.status, result.objective, result.bound, result.gap,
-                     "HiGHS LP bound and CP-SAT, budgets only" if budget_names and conflicts is None
-                     and not len(fixed_local) else "CP-SAT with side constraints", result.wall_time_s,
-                     stopped=result.stopped)
+                     method, result.wall_time_s, stopped=result.stopped)
 
 
 REASONS_PER_LINK = 3
@@ -273,7 +334,8 @@ def _reasons_cell(reasons: list[str]) -> str:
 
 
 def link_reasons(region: Region, request: ProposalOptions, scores: PairScores, chosen: np.ndarray) -> list[str]:
-    """The reasons cell of each chosen pair, from the scorer's explanations."""
+    """The reasons cell of each chosen pair, from the scorer's explanations
+    (``scores``: full scores, with each pair's contributions)."""
     from matcher.scoring.explain import pair_reasons
 
     out = []
@@ -293,21 +355,29 @@ LINK_SCHEMA = {
 }
 
 
-def _proposal(region, request, scores, chosen, status, objective, bound, gap, method, wall,
+def _proposal(region, request, scores: LeanPairs | PairScores, chosen, status, objective, bound, gap, method, wall,
               stopped: bool = False) -> Proposal:
     chosen = np.asarray(chosen, dtype=np.int64)
-    u, h = scores.units[chosen], scores.households[chosen]
+    # The chosen pairs only are scored in full (contributions, distance):
+    # score_pairs scores each pair on its own, so these are the figures
+    # the scoring of every pair gives.
+    if isinstance(scores, LeanPairs):
+        full = scores.full(region, request.weights, chosen)
+    else:  # a full table (a caller that scored every pair itself): the chosen rows of it
+        full = PairScores(scores.units[chosen], scores.households[chosen], scores.points[chosen],
+                          scores.score[chosen], scores.weight[chosen], scores.fee[chosen], scores.distance_km[chosen])
+    u, h = full.units, full.households
     children = region.units.select("unit_id", pl.col("child_ids").list.join(";"))
     links = pl.DataFrame({
         "unit_id": region.unit_arrays.unit_ids[u].astype(str).tolist(),
         "household_id": region.household_arrays.household_ids[h].astype(str).tolist(),
-        "score": scores.score[chosen].astype(np.float64),
-        "weight": scores.weight[chosen].astype(np.int64),
-        "fee": scores.fee[chosen].astype(np.int64),
+        "score": full.score.astype(np.float64),
+        "weight": full.weight.astype(np.int64),
+        "fee": full.fee.astype(np.int64),
         "child_agency_id": region.units["agency_id"].to_numpy()[u].astype(str).tolist(),
         "household_agency_id": region.households["agency_id"].to_numpy()[h].astype(str).tolist(),
-        "distance_km": scores.distance_km[chosen].astype(np.float64).round(2),
-        "reasons": link_reasons(region, request, scores, chosen),
+        "distance_km": full.distance_km.astype(np.float64).round(2),
+        "reasons": link_reasons(region, request, full, np.arange(len(chosen))),
     }, schema={k: v for k, v in LINK_SCHEMA.items() if k != "child_ids"}).join(children, on="unit_id", how="left")
     links = links.select(list(LINK_SCHEMA)).cast(LINK_SCHEMA)
     if request.shortlist is not None:
