@@ -21,10 +21,12 @@ import numpy as np
 from matcher.errors import InputError, option_problem
 from matcher.region import Region
 
-BYTES_PER_PAIR = 265
-"""Peak bytes the exact path holds per eligible pair: the issue 12
-measurement (10,000 x 20,000 children x households, 16 M pairs, 3.8 GiB
-peak for propose, 4.3 GiB for scores)."""
+BYTES_PER_PAIR = 80
+"""Peak bytes the exact path holds per eligible pair: the lean pair table
+(32 bytes, :mod:`matcher.scoring.lean`) plus the matching solver's own
+arrays. Measured at 1.29 GiB peak for 17.3 M pairs on 10,000 x 20,000
+children x households (about 69 bytes a pair with the interpreter and the
+region; benchmarks/README.md, "Issue 12: memory"), rounded up."""
 
 BASE_BYTES = 400 * 2**20
 """Held whatever the size: the interpreter, the libraries, the region."""
