@@ -86,7 +86,14 @@ def lean_scores(region: Region, weights: Weights, unit_rows: np.ndarray | None =
     """The same pairs as :func:`~matcher.scoring.queries.all_scores`, in the
     same order, with the same weights, fees and scores, kept lean: peak
     memory is :data:`BYTES_PER_PAIR` a pair plus a few blocks, instead of
-    the full table and its temporaries."""
+    the full table and its temporaries. On Dask (inside a
+    :func:`matcher.scoring.distributed.session`) the blocks are scored on
+    the cluster and gathered whole, then made lean: the same table."""
+    from matcher.scoring import distributed
+
+    runner = distributed.active()
+    if runner is not None:
+        return lean_of(runner.all_scores(region, weights, unit_rows, progress))
     rows = region.waiting_unit_rows if unit_rows is None else np.asarray(unit_rows, dtype=np.int64)
     tables = region.tables
     n_households = tables.n_households
