@@ -46,6 +46,14 @@ class Problem(BaseModel):
     detail: str
 
 
+# The error answers each JSON endpoint may give (besides FastAPI's own 422
+# for a request that does not fit its parameters), declared in the OpenAPI.
+BAD_INPUT = {400: {"model": Problem, "description": "an option or id that is not valid"}}
+NO_SESSION = {401: {"model": Problem, "description": "no live session (log in first)"}}
+NO_CSRF = {403: {"model": Problem, "description": "the session's CSRF token is missing or wrong"}}
+NOT_FOUND = {404: {"model": Problem, "description": "unknown, or outside the account's agency"}}
+
+
 class RankedLink(BaseModel):
     model_config = ConfigDict(extra="allow")
     household_id: str | None = None
@@ -158,7 +166,10 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
     embedded default when None). ``as_of`` fixes the date queries run at
     (today when None)."""
     store = api.query_store(db)
-    app = FastAPI(title="matcher", version=_version(), description=__doc__.split("\n\n")[0])
+    # No /docs or /redoc: FastAPI's pages load scripts from a CDN and run inline
+    # ones, which the Content-Security-Policy (and working offline) rule out.
+    app = FastAPI(title="matcher", version=_version(), description=__doc__.split("\n\n")[0], docs_url=None,
+                  redoc_url=None)
 
     def today() -> dt.date:
         return as_of or dt.date.today()
@@ -185,7 +196,9 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
     async def bad_input(_request: Request, error: api.InputError):
         return JSONResponse({"detail": error.render() if hasattr(error, "render") else str(error)}, status_code=400)
 
-    @app.post("/api/login", response_model=LoginAnswer, responses={401: {"model": Problem}, 429: {"model": Problem}})
+    @app.post("/api/login", response_model=LoginAnswer,
+              responses={**BAD_INPUT, 401: {"model": Problem, "description": "bad credentials"},
+                         429: {"model": Problem, "description": "too many failed logins: wait"}})
     def login(body: LoginRequest, request: Request, response: Response):
         try:
             with api.acting(how="web", acting_for=body.username):
@@ -201,14 +214,14 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         return LoginAnswer(csrf_token=session.csrf_token, username=who.username, role=who.role,
                            agency_id=who.agency_id)
 
-    @app.post("/api/logout", status_code=204, responses={401: {"model": Problem}, 403: {"model": Problem}})
+    @app.post("/api/logout", status_code=204, responses={**NO_SESSION, **NO_CSRF})
     def logout(request: Request, who=Depends(account)):
         api.web_logout(store, request.cookies.get(COOKIE))
         response = Response(status_code=204)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
-    @app.get("/api/rank", response_model=RankAnswer, responses={401: {"model": Problem}, 404: {"model": Problem}})
+    @app.get("/api/rank", response_model=RankAnswer, responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def rank(child: str = Query(..., description="a child of the unit to rank households for"),
              top: str = Query("10", description="how many households"), who=Depends(account)):
         here = region()
@@ -220,18 +233,21 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         return JSONResponse(_plain(answer))
 
     @app.get("/api/why-not", response_model=WhyNotAnswer,
-             responses={401: {"model": Problem}, 404: {"model": Problem}})
+             responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def why_not(child: str = Query(...), household: str = Query(...), who=Depends(account)):
         here = region()
         own_child(here, who, child)
         with api.acting(how="web", acting_for=who.username):
-            answer = api.why_not(here, child_id=child, household_id=household)
+            try:
+                answer = api.why_not(here, child_id=child, household_id=household)
+            except api.LookupInputError:
+                raise HTTPException(404, f"no household {household!r}") from None
             api.audit_read(store, "why-not", f"why-not --child {child} --household {household}", child_id=child,
                            household_id=household)
         return JSONResponse(_plain(answer))
 
     @app.get("/api/children/{child_id}", response_model=ChildRecord,
-             responses={401: {"model": Problem}, 404: {"model": Problem}})
+             responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def child_record(child_id: str, who=Depends(account)):
         record = own_child(region(), who, child_id)
         with api.acting(how="web", acting_for=who.username):
@@ -239,7 +255,7 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         return ChildRecord(**_plain(record))
 
     @app.get("/api/households/{household_id}", response_model=HouseholdRecord | HouseholdForMatching,
-             responses={401: {"model": Problem}, 404: {"model": Problem}})
+             responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def household_record(household_id: str, who=Depends(account)):
         try:
             record = _plain(api.household_record(region(), household_id))
