@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -171,6 +172,8 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
     app = FastAPI(title="matcher", version=_version(), description=__doc__.split("\n\n")[0], docs_url=None,
                   redoc_url=None)
 
+    audit = AuditGroup(store)
+
     def today() -> dt.date:
         return as_of or dt.date.today()
 
@@ -229,7 +232,7 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         options = api.QueryOptions(top=top)
         with api.acting(how="web", acting_for=who.username):
             answer = api.rank(here, child_id=child, options=options)
-            api.audit_read(store, "rank", f"rank --child {child} --top {top}", child_id=child)
+            audit.record("rank", f"rank --child {child} --top {top}", child_id=child)
         return JSONResponse(_plain(answer))
 
     @app.get("/api/why-not", response_model=WhyNotAnswer,
@@ -242,8 +245,8 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
                 answer = api.why_not(here, child_id=child, household_id=household)
             except api.LookupInputError:
                 raise HTTPException(404, f"no household {household!r}") from None
-            api.audit_read(store, "why-not", f"why-not --child {child} --household {household}", child_id=child,
-                           household_id=household)
+            audit.record("why-not", f"why-not --child {child} --household {household}", child_id=child,
+                         household_id=household)
         return JSONResponse(_plain(answer))
 
     @app.get("/api/children/{child_id}", response_model=ChildRecord,
@@ -251,7 +254,7 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
     def child_record(child_id: str, who=Depends(account)):
         record = own_child(region(), who, child_id)
         with api.acting(how="web", acting_for=who.username):
-            api.audit_read(store, "child record", f"child record {child_id}", child_id=child_id)
+            audit.record("child record", f"child record {child_id}", child_id=child_id)
         return ChildRecord(**_plain(record))
 
     @app.get("/api/households/{household_id}", response_model=HouseholdRecord | HouseholdForMatching,
@@ -270,6 +273,51 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
     return app
 
 
+# --- the audit rows of reads, committed in groups ------------------------------------------------------------------
+
+class AuditGroup:
+    """Group commit of the audit rows of reads. A request's row is committed
+    before its answer leaves (:meth:`record` returns only then), but the
+    rows of requests that come while another commit is under way wait for
+    it and then go together in the next transaction: one write lock and one
+    commit (one fsync on SQLite, ``synchronous=FULL``) for many readers,
+    not one each. Whoever finds no commit under way writes the rows waiting
+    (its own among them); the others wait to be told theirs is written."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._changed = threading.Condition()
+        self._waiting: list[dict] = []
+        self._writing = False
+
+    def record(self, action: str, what: str, *, child_id: str | None = None,
+               household_id: str | None = None) -> None:
+        """Write the audit row of a read made now, for whom the caller acts
+        (:func:`matcher.api.acting`); raises what writing it raised."""
+        mine = {"read": api.audit_entry(action, what, child_id=child_id, household_id=household_id),
+                "done": False, "error": None}
+        with self._changed:
+            self._waiting.append(mine)
+            while self._writing and not mine["done"]:
+                self._changed.wait()
+            if not mine["done"]:
+                self._writing = True
+                group, self._waiting = self._waiting, []
+        if not mine["done"]:
+            error = None
+            try:
+                api.audit_reads(self._store, [entry["read"] for entry in group])
+            except BaseException as exc:  # noqa: BLE001 - given to every request of the group
+                error = exc
+            with self._changed:
+                for entry in group:
+                    entry["done"], entry["error"] = True, error
+                self._writing = False
+                self._changed.notify_all()
+        if mine["error"] is not None:
+            raise RuntimeError("the audit row of this read could not be written") from mine["error"]
+
+
 # --- the pages and the headers of every response ------------------------------------------------------------------
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -283,6 +331,33 @@ SECURITY_HEADERS = {
 }
 
 
+class _SecurityHeaders:
+    """The security headers (and Cache-Control) on every HTTP response, as a
+    plain ASGI middleware: it only adds headers to the start of a response,
+    without the task and streams of Starlette's ``BaseHTTPMiddleware``."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cache = "no-cache" if scope["path"].startswith("/static/") else "no-store"
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                from starlette.datastructures import MutableHeaders
+
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                headers["Cache-Control"] = cache
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _add_pages(app: FastAPI, store, today, region) -> None:
     """The server-side pages (:mod:`matcher.web.pages`), the vendored static
     files (HTMX, the style sheet) and the security headers on every
@@ -293,17 +368,7 @@ def _add_pages(app: FastAPI, store, today, region) -> None:
 
     from matcher.web.pages import add_pages
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        if request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-cache"
-        else:
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.add_middleware(_SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     add_pages(app, store, today, region, COOKIE)
 
