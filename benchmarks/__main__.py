@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose",
-           "benchmarks.bench_core", "benchmarks.bench_exchange", "benchmarks.bench_report", "benchmarks.bench_store")
+           "benchmarks.bench_core", "benchmarks.bench_exchange", "benchmarks.bench_report", "benchmarks.bench_store",
+           "benchmarks.bench_web_load")
 
 
 def main() -> int:

@@ -15,7 +15,9 @@ with 1 s think time, for ``--seconds`` seconds. Each account is logged in
 once just before the run (one login after another; their times are printed
 too), and its user takes that session. One ranking is asked for
 before the run (the region is read from the store once, as on a server that
-has been up a while): its time is printed too.
+has been up a while): its time is printed too. Right after the run, one
+user alone ranks for 20 s on the same server: a same-run reference for how
+fast a ranking is on the machine as loaded at the time.
 
 Prints, per back end: requests, failures, p50/p95/p99 of the ranking
 requests (locust's percentiles: whole milliseconds under 100 ms, then two
@@ -46,6 +48,9 @@ from benchmarks.common import AS_OF, machine, region
 ROOT = Path(__file__).resolve().parents[1]
 CLI = "import sys; from matcher.cli import main; sys.exit(main(sys.argv[1:]))"
 PASSWORD = "load test password 13"
+REFERENCE_S = 20
+"""Seconds of the reference run: one user alone on the same server, right
+after the main run, so that the machine's load at the time shows."""
 
 
 def _cli(*args: str) -> list[str]:
@@ -213,6 +218,7 @@ def measure(backend: str, db: str, users: int, seconds: int, small: tuple[Path, 
             rows = _locust(url, plan, users, seconds, folder, env)
             cpu = _cpu_seconds(pid) - cpu_before
             after = _loadavg()
+            alone = _locust(url, plan, 1, REFERENCE_S, folder, env)["GET /api/rank"]
     rank = rows["GET /api/rank"]
     count, failed = int(rank["Request Count"]), int(rank["Failure Count"])
     all_failed = int(rows["Aggregated"]["Failure Count"])
@@ -225,6 +231,9 @@ def measure(backend: str, db: str, users: int, seconds: int, small: tuple[Path, 
     print(f"  logins before the run, one after another: median {logins[len(logins) // 2] * 1000:.0f} ms, "
           f"max {logins[-1] * 1000:.0f} ms", flush=True)
     print(f"  errors of any request: {all_failed}" + "".join(f"\n    {line}" for line in rows["failures"]["lines"][:5]),
+          flush=True)
+    print(f"  reference, the same server right after with 1 user for {REFERENCE_S} s: {alone['Request Count']} "
+          f"requests, p50 {alone['50%']} ms, p95 {alone['95%']} ms, max {float(alone['Max Response Time']):.0f} ms",
           flush=True)
     print(f"  first ranking after start (reads the region): {first:.2f} s; server CPU {cpu:.1f} s in the run, "
           f"{cpu / max(count, 1) * 1000:.1f} ms per ranking; load average before {before}, after {after}",
