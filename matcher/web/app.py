@@ -293,7 +293,8 @@ class AuditGroup:
     def record(self, action: str, what: str, *, child_id: str | None = None,
                household_id: str | None = None) -> None:
         """Write the audit row of a read made now, for whom the caller acts
-        (:func:`matcher.api.acting`); raises what writing it raised."""
+        (:func:`matcher.api.acting`); a RuntimeError (from what writing
+        the group raised) when it could not be written: no answer then."""
         mine = {"read": api.audit_entry(action, what, child_id=child_id, household_id=household_id),
                 "done": False, "error": None}
         with self._changed:
