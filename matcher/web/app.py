@@ -352,7 +352,9 @@ class _SecurityHeaders:
 
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
+                    # A whole document of ours with a stricter policy of its own keeps it.
+                    if name != "Content-Security-Policy" or not headers.get(name, "").startswith("default-src 'none'"):
+                        headers[name] = value
                 headers["Cache-Control"] = cache
             await send(message)
 

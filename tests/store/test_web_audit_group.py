@@ -1,7 +1,8 @@
 """The web service's group commit of audit rows (matcher.web.app.AuditGroup),
 on both back ends: rows of reads that come during a commit go together in
 the next one, each read returns only once its own row is committed, and a
-read whose row cannot be written gives no answer."""
+read whose row cannot be written gives no answer. Also the headers the
+app's own ASGI middleware puts on every response."""
 
 from __future__ import annotations
 
@@ -90,3 +91,18 @@ def test_every_response_says_how_it_may_be_cached(loaded):
     assert client.get("/openapi.json").headers["cache-control"] == "no-store"
     assert client.get("/api/rank?child=x").headers["cache-control"] == "no-store"
     assert client.get("/static/style.css").headers["cache-control"] == "no-cache"
+
+
+def test_a_document_with_a_stricter_policy_of_its_own_keeps_it(loaded):
+    from fastapi.responses import HTMLResponse
+
+    app = create_app(loaded, as_of=AS_OF)
+    strict = "default-src 'none'; style-src 'self'"
+
+    @app.get("/strict-document")
+    def strict_document():
+        return HTMLResponse("<p>x</p>", headers={"Content-Security-Policy": strict})
+
+    client = TestClient(app)
+    assert client.get("/strict-document").headers["content-security-policy"] == strict
+    assert client.get("/openapi.json").headers["content-security-policy"].startswith("default-src 'self'")
