@@ -105,8 +105,8 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_openapi(li
 
         @settings(max_examples=CASES_PER_OPERATION, derandomize=True, database=None, deadline=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        @given(case=cases, who=st.sampled_from(sorted(SESSIONS)), real=st.integers(0, 3), child=st.sampled_from(children),
-               household=st.sampled_from(households), right_token=st.booleans())
+        @given(case=cases, who=st.sampled_from(sorted(SESSIONS)), real=st.integers(0, 3),
+               child=st.sampled_from(children), household=st.sampled_from(households), right_token=st.booleans())
         def run(case, who, real, child, household, right_token):
             if real:  # three cases in four
                 case = _with_real_ids(case, child, household)
