@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MODULES = ("benchmarks.bench_io", "benchmarks.bench_queries", "benchmarks.bench_solvers", "benchmarks.bench_propose",
            "benchmarks.bench_core", "benchmarks.bench_exchange", "benchmarks.bench_report", "benchmarks.bench_store",
-           "benchmarks.bench_memory")
+           "benchmarks.bench_memory", "benchmarks.bench_web_load")
 
 
 def parser() -> argparse.ArgumentParser:

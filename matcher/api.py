@@ -510,6 +510,53 @@ def audit_read(db: str | os.PathLike | None, action: str, what: str, *, child_id
     audit(store_url(db), action, what, child_id, household_id)
 
 
+@dataclass(frozen=True)
+class AuditRead:
+    """The audit row of one read, taken when the read happened (by
+    :func:`audit_entry`) and written later with others
+    (:func:`audit_reads`)."""
+
+    at: dt.datetime
+    acting_for: str | None
+    how: str
+    action: str
+    what: str
+    child_id: str | None = None
+    household_id: str | None = None
+
+
+def audit_entry(action: str, what: str, *, child_id: str | None = None,
+                household_id: str | None = None) -> AuditRead:
+    """The audit row of a read, now, for whom and how the caller acts
+    (:func:`acting`)."""
+    from matcher.store.actor import current_actor
+
+    actor = current_actor()
+    return AuditRead(dt.datetime.now(dt.timezone.utc), actor.acting_for, actor.how, action, what, child_id,
+                     household_id)
+
+
+def audit_reads(db: str | os.PathLike | None, reads) -> None:
+    """Record several reads (:class:`AuditRead`) in the store's audit in one
+    transaction where the driver path can (one commit for all), else one
+    by one through SQLAlchemy, each with its own user and how."""
+    from matcher.store import direct
+
+    reads = list(reads)
+    if not reads:
+        return
+    given = query_store(db)
+    rows = [(r.at, r.acting_for, r.how, r.action, r.what, r.child_id, r.household_id) for r in reads]
+    if given is not None and direct.audit_rows(given, rows):
+        return
+    from matcher.store.engine import store_url
+    from matcher.store.register import audit
+
+    for read in reads:
+        with acting(how=read.how, acting_for=read.acting_for):
+            audit(store_url(db), read.action, read.what, read.child_id, read.household_id)
+
+
 def audit_log(db: str | os.PathLike | None, *, child_id: str | None = None, user: str | None = None,
               since: dt.date | dt.datetime | None = None) -> tuple:
     """The store's audit rows, oldest first: about one child, by one user

@@ -407,3 +407,30 @@ def audit(store: str | os.PathLike, action: str, what: str, child_id: str | None
         return True
 
     return _transaction(where, True, work)
+
+
+def audit_rows(store: str | os.PathLike, rows) -> bool | None:
+    """Append the audit rows of several reads in one transaction (one
+    commit: the web service's group commit); each row is ``(at,
+    acting_for, how, action, what, child_id, household_id)``. None when
+    this path cannot (take the SQLAlchemy path)."""
+    from matcher.store.actor import who_am_i
+
+    where = target(store)
+    if where is None:
+        return None
+    who = who_am_i()
+
+    def work(cursor):
+        _require_ready(cursor, where)
+        if where.backend == "sqlite":
+            cursor.executemany("INSERT INTO audit_log (at, who, acting_for, how, action, what, child_id, "
+                               "household_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               [(audit_stamp(row[0]), who, *row[1:]) for row in rows])
+        else:
+            cursor.executemany("INSERT INTO audit_log (at, who, acting_for, how, action, what, child_id, "
+                               "household_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                               [(row[0], who, *row[1:]) for row in rows])
+        return True
+
+    return _transaction(where, True, work)

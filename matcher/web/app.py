@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -45,6 +46,14 @@ class LoginAnswer(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+# The error answers each JSON endpoint may give (besides FastAPI's own 422
+# for a request that does not fit its parameters), declared in the OpenAPI.
+BAD_INPUT = {400: {"model": Problem, "description": "an option or id that is not valid"}}
+NO_SESSION = {401: {"model": Problem, "description": "no live session (log in first)"}}
+NO_CSRF = {403: {"model": Problem, "description": "the session's CSRF token is missing or wrong"}}
+NOT_FOUND = {404: {"model": Problem, "description": "unknown, or outside the account's agency"}}
 
 
 class RankedLink(BaseModel):
@@ -159,7 +168,12 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
     embedded default when None). ``as_of`` fixes the date queries run at
     (today when None)."""
     store = api.query_store(db)
-    app = FastAPI(title="matcher", version=_version(), description=__doc__.split("\n\n")[0])
+    # No /docs or /redoc: FastAPI's pages load scripts from a CDN and run inline
+    # ones, which the Content-Security-Policy (and working offline) rule out.
+    app = FastAPI(title="matcher", version=_version(), description=__doc__.split("\n\n")[0], docs_url=None,
+                  redoc_url=None)
+
+    audit = AuditGroup(store)
 
     def today() -> dt.date:
         return as_of or dt.date.today()
@@ -188,7 +202,9 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
     async def bad_input(_request: Request, error: api.InputError):
         return JSONResponse({"detail": error.render() if hasattr(error, "render") else str(error)}, status_code=400)
 
-    @app.post("/api/login", response_model=LoginAnswer, responses={401: {"model": Problem}, 429: {"model": Problem}})
+    @app.post("/api/login", response_model=LoginAnswer,
+              responses={**BAD_INPUT, 401: {"model": Problem, "description": "bad credentials"},
+                         429: {"model": Problem, "description": "too many failed logins: wait"}})
     def login(body: LoginRequest, request: Request, response: Response):
         try:
             with api.acting(how="web", acting_for=body.username):
@@ -204,14 +220,14 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         return LoginAnswer(csrf_token=session.csrf_token, username=who.username, role=who.role,
                            agency_id=who.agency_id)
 
-    @app.post("/api/logout", status_code=204, responses={401: {"model": Problem}, 403: {"model": Problem}})
+    @app.post("/api/logout", status_code=204, responses={**NO_SESSION, **NO_CSRF})
     def logout(request: Request, who=Depends(account)):
         api.web_logout(store, request.cookies.get(COOKIE))
         response = Response(status_code=204)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
-    @app.get("/api/rank", response_model=RankAnswer, responses={401: {"model": Problem}, 404: {"model": Problem}})
+    @app.get("/api/rank", response_model=RankAnswer, responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def rank(child: str = Query(..., description="a child of the unit to rank households for"),
              top: str = Query("10", description="how many households"), who=Depends(account)):
         here = region()
@@ -219,30 +235,33 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         options = api.QueryOptions(top=top)
         with api.acting(how="web", acting_for=who.username):
             answer = api.rank(here, child_id=child, options=options)
-            api.audit_read(store, "rank", f"rank --child {child} --top {top}", child_id=child)
+            audit.record("rank", f"rank --child {child} --top {top}", child_id=child)
         return JSONResponse(_plain(answer))
 
     @app.get("/api/why-not", response_model=WhyNotAnswer,
-             responses={401: {"model": Problem}, 404: {"model": Problem}})
+             responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def why_not(child: str = Query(...), household: str = Query(...), who=Depends(account)):
         here = region()
         own_child(here, who, child)
         with api.acting(how="web", acting_for=who.username):
-            answer = api.why_not(here, child_id=child, household_id=household)
-            api.audit_read(store, "why-not", f"why-not --child {child} --household {household}", child_id=child,
-                           household_id=household)
+            try:
+                answer = api.why_not(here, child_id=child, household_id=household)
+            except api.LookupInputError:
+                raise HTTPException(404, f"no household {household!r}") from None
+            audit.record("why-not", f"why-not --child {child} --household {household}", child_id=child,
+                         household_id=household)
         return JSONResponse(_plain(answer))
 
     @app.get("/api/children/{child_id}", response_model=ChildRecord,
-             responses={401: {"model": Problem}, 404: {"model": Problem}})
+             responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def child_record(child_id: str, who=Depends(account)):
         record = own_child(region(), who, child_id)
         with api.acting(how="web", acting_for=who.username):
-            api.audit_read(store, "child record", f"child record {child_id}", child_id=child_id)
+            audit.record("child record", f"child record {child_id}", child_id=child_id)
         return ChildRecord(**_plain(record))
 
     @app.get("/api/households/{household_id}", response_model=HouseholdRecord | HouseholdForMatching,
-             responses={401: {"model": Problem}, 404: {"model": Problem}})
+             responses={**BAD_INPUT, **NO_SESSION, **NOT_FOUND})
     def household_record(household_id: str, who=Depends(account)):
         try:
             record = _plain(api.household_record(region(), household_id))
@@ -255,6 +274,52 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
 
     _add_pages(app, store, today, region)
     return app
+
+
+# --- the audit rows of reads, committed in groups ------------------------------------------------------------------
+
+class AuditGroup:
+    """Group commit of the audit rows of reads. A request's row is committed
+    before its answer leaves (:meth:`record` returns only then), but the
+    rows of requests that come while another commit is under way wait for
+    it and then go together in the next transaction: one write lock and one
+    commit (one fsync on SQLite, ``synchronous=FULL``) for many readers,
+    not one each. Whoever finds no commit under way writes the rows waiting
+    (its own among them); the others wait to be told theirs is written."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._changed = threading.Condition()
+        self._waiting: list[dict] = []
+        self._writing = False
+
+    def record(self, action: str, what: str, *, child_id: str | None = None,
+               household_id: str | None = None) -> None:
+        """Write the audit row of a read made now, for whom the caller acts
+        (:func:`matcher.api.acting`); a RuntimeError (from what writing
+        the group raised) when it could not be written: no answer then."""
+        mine = {"read": api.audit_entry(action, what, child_id=child_id, household_id=household_id),
+                "done": False, "error": None}
+        with self._changed:
+            self._waiting.append(mine)
+            while self._writing and not mine["done"]:
+                self._changed.wait()
+            if not mine["done"]:
+                self._writing = True
+                group, self._waiting = self._waiting, []
+        if not mine["done"]:
+            error = None
+            try:
+                api.audit_reads(self._store, [entry["read"] for entry in group])
+            except BaseException as exc:  # noqa: BLE001 - given to every request of the group
+                error = exc
+            with self._changed:
+                for entry in group:
+                    entry["done"], entry["error"] = True, error
+                self._writing = False
+                self._changed.notify_all()
+        if mine["error"] is not None:
+            raise RuntimeError("the audit row of this read could not be written") from mine["error"]
 
 
 # --- the pages and the headers of every response ------------------------------------------------------------------
@@ -270,6 +335,35 @@ SECURITY_HEADERS = {
 }
 
 
+class _SecurityHeaders:
+    """The security headers (and Cache-Control) on every HTTP response, as a
+    plain ASGI middleware: it only adds headers to the start of a response,
+    without the task and streams of Starlette's ``BaseHTTPMiddleware``."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cache = "no-cache" if scope["path"].startswith("/static/") else "no-store"
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                from starlette.datastructures import MutableHeaders
+
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    # A whole document of ours with a stricter policy of its own keeps it.
+                    if name != "Content-Security-Policy" or not headers.get(name, "").startswith("default-src 'none'"):
+                        headers[name] = value
+                headers["Cache-Control"] = cache
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _add_pages(app: FastAPI, store, today, region) -> None:
     """The server-side pages (:mod:`matcher.web.pages`), the vendored static
     files (HTMX, the style sheet) and the security headers on every
@@ -280,19 +374,7 @@ def _add_pages(app: FastAPI, store, today, region) -> None:
 
     from matcher.web.pages import add_pages
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            # A whole document of ours (the report) brings a stricter policy of its own.
-            if name != "Content-Security-Policy" or not response.headers.get(name, "").startswith("default-src 'none'"):
-                response.headers[name] = value
-        if request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-cache"
-        else:
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.add_middleware(_SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     add_pages(app, store, today, region, COOKIE)
 
