@@ -117,16 +117,32 @@ def login(url: URL, username: str, password: str) -> Session:
     :class:`LoginRefused` otherwise (the same words for an unknown name and
     a wrong password)."""
     users, sessions = schema.users, schema.web_sessions
-    now = _now()
     refusal = None
-    with _transaction(url, write=True) as connection:
+    # The slow argon2 check runs before the write transaction, so logins do
+    # not queue behind one another holding the store's write lock (nor the
+    # reads' audit rows behind them); the write transaction checks the hash
+    # it reads is the one checked (else checks again) and counts failures.
+    with _transaction(url, write=False) as connection:
         _require_ready(connection, url)
+        seen = connection.execute(sa.select(users.c.password_hash).where(users.c.username == username)).first()
+    checked: dict[str, bool] = {}
+
+    def verified(password_hash: str) -> bool:
+        if password_hash not in checked:
+            checked[password_hash] = _password_matches(password_hash, password)
+        return checked[password_hash]
+
+    if seen is None:
+        _hasher().hash(password)  # the same work as a wrong password: no timing tells which names exist
+    else:
+        verified(seen[0])
+    now = _now()
+    with _transaction(url, write=True) as connection:
         row = connection.execute(sa.select(users).where(users.c.username == username)).mappings().first()
         if row is None:
-            _hasher().hash(password)  # the same work as a wrong password: no timing tells which names exist
             refusal = LoginRefused("wrong user name or password")
         else:
-            refusal = _check_login(connection, row, username, password, now)
+            refusal = _check_login(connection, row, username, verified, now)
         if refusal is None:
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             expires = now + SESSION_LIFETIME
@@ -139,7 +155,18 @@ def login(url: URL, username: str, password: str) -> Session:
     return Session(token, csrf, _account(row), expires)
 
 
-def _check_login(connection, row, username: str, password: str, now: dt.datetime) -> LoginRefused | None:
+def _password_matches(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import VerificationError
+
+    try:
+        return bool(_hasher().verify(password_hash, password))
+    except VerificationError:
+        return False
+
+
+def _check_login(connection, row, username: str, verified, now: dt.datetime) -> LoginRefused | None:
+    """Why the login of ``row`` is refused, or None; ``verified(hash)``
+    says whether the password given matches a stored hash."""
     users = schema.users
     first = (as_utc(row["first_failure_at"]) if row["first_failure_at"] is not None else None)
     failures = int(row["failed_logins"])
@@ -150,13 +177,7 @@ def _check_login(connection, row, username: str, password: str, now: dt.datetime
         record_audit(connection, "login refused", f"login refused for {username}: too many failed logins")
         return LoginRefused("too many failed logins for this account; try again later", locked=True,
                             retry_after_s=wait)
-    from argon2.exceptions import VerificationError
-
-    try:
-        right = _hasher().verify(row["password_hash"], password)
-    except VerificationError:
-        right = False
-    if not right:
+    if not verified(row["password_hash"]):
         connection.execute(sa.update(users).where(users.c.id == row["id"]).values(
             failed_logins=failures + 1, first_failure_at=first or now))
         record_audit(connection, "login refused", f"login refused for {username}: wrong password")
