@@ -241,6 +241,23 @@ def lp_duals(rows, cols, costs, fees, groups, budgets, n_rows, n_cols, start, si
     return u, v, lam, values
 
 
+def plain_duals(arcs, arc_ids: np.ndarray, costs: np.ndarray, start: np.ndarray):
+    """The LP duals of the plain matching (no budgets) on the arcs
+    ``arc_ids`` of ``arcs`` with integer ``costs``, started from the arcs
+    ``start``: (rows, cols, position of every arc among ``arc_ids`` or -1,
+    the start's positions, u, v, lam, certify), where ``certify()`` is
+    :func:`certify` of those duals with no budgets."""
+    rows, cols = arcs.rows[arc_ids], arcs.cols[arc_ids]
+    position = np.full(len(arcs.rows), -1, np.int64)
+    position[arc_ids] = np.arange(len(arc_ids))
+    at_start = position[start]
+    no_groups, no_fees = np.full(len(arc_ids), -1, np.int64), np.zeros(len(arc_ids), np.int64)
+    no_budgets = np.zeros(0, np.int64)
+    u, v, lam, _ = lp_duals(rows, cols, costs, no_fees, no_groups, no_budgets, arcs.n_rows, arcs.n_cols, at_start, [])
+    return rows, cols, position, at_start, u, v, lam, \
+        (lambda: certify(rows, cols, costs, no_fees, no_groups, no_budgets, [], u, v, lam))
+
+
 def certify(rows, cols, costs, fees, groups, budgets, sides, u, v, lam) -> Certificate | None:
     """The exact bound of duals ``(u, v, lam)`` rounded to a grid fine
     enough to lose next to nothing and coarse enough for int64 arithmetic;

@@ -41,13 +41,7 @@ def contact_reduction(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, co
     contact pairs must cost. All in integers on the dual grid, so no
     floating tolerance reaches the answer."""
     n_rows, n_cols = arcs.n_rows, arcs.n_cols
-    rows, cols = arcs.rows[arc_ids], arcs.cols[arc_ids]
-    position = np.full(len(arcs.rows), -1, np.int64)
-    position[arc_ids] = np.arange(len(arc_ids))
-    at_start = position[start]
-    no_groups, no_fees, no_budgets = np.full(len(arc_ids), -1, np.int64), np.zeros(len(arc_ids), np.int64), \
-        np.zeros(0, np.int64)
-    u, v, _, _ = _budgets.lp_duals(rows, cols, costs, no_fees, no_groups, no_budgets, n_rows, n_cols, at_start, [])
+    rows, cols, position, at_start, u, v, _, _ = _budgets.plain_duals(arcs, arc_ids, costs, start)
 
     largest = int(np.abs(costs).max()) if len(costs) else 0
     # Every sum below adds at most len(costs) terms of at most 4 * largest * 2**bits.

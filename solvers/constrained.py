@@ -378,15 +378,8 @@ def _reduced_by_duals(arcs: Arcs, arc_ids: np.ndarray, costs: np.ndarray, start:
     ``P + d_j`` not above the start's value is in no better solution. The
     start's and the fixed arcs are kept. ``None`` when the costs are too
     large for the exact certificate."""
-    rows, cols = arcs.rows[arc_ids], arcs.cols[arc_ids]
-    position = np.full(len(arcs.rows), -1, np.int64)
-    position[arc_ids] = np.arange(len(arc_ids))
-    at_start = position[start]
-    no_groups, no_fees, no_budgets = np.full(len(arc_ids), -1, np.int64), np.zeros(len(arc_ids), np.int64), \
-        np.zeros(0, np.int64)
-    u, v, lam, _ = _budgets.lp_duals(rows, cols, costs, no_fees, no_groups, no_budgets, arcs.n_rows, arcs.n_cols,
-                                     at_start, [])
-    certificate = _budgets.certify(rows, cols, costs, no_fees, no_groups, no_budgets, [], u, v, lam)
+    _, _, position, at_start, _, _, _, certify = _budgets.plain_duals(arcs, arc_ids, costs, start)
+    certificate = certify()
     if certificate is None:
         return None
     keep = certificate.may_beat(int(costs[at_start].sum()))
