@@ -145,15 +145,21 @@ def test_fixed_links_are_kept_and_budgets_apply_to_the_pruned_arcs(world):
     assert check_validity(capped, world) == []
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 9), st.integers(-3, 40)), max_size=40))
-def test_parts_give_the_same_objective_as_one_solve(arcs):
+def _distinct_arcs(arcs):
+    """Drawn (row, column, weight) arcs, the first weight of each (row,
+    column) kept: the dict of them, and rows, columns and weights as arrays."""
     seen = {}
     for r, c, w in arcs:
         seen.setdefault((r, c), w)
     rows = np.array([r for r, _ in seen], dtype=np.int64)
     cols = np.array([c for _, c in seen], dtype=np.int64)
-    weights = np.array(list(seen.values()), dtype=np.int64)
+    return seen, rows, cols, np.array(list(seen.values()), dtype=np.int64)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 9), st.integers(-3, 40)), max_size=40))
+def test_parts_give_the_same_objective_as_one_solve(arcs):
+    seen, rows, cols, weights = _distinct_arcs(arcs)
     whole = max_weight_matching(rows, cols, weights, n_rows=12, n_cols=10)
     parts = max_weight_matching_in_parts(rows, cols, weights, n_rows=12, n_cols=10)
     assert parts.objective == whole.objective
@@ -166,12 +172,7 @@ def test_parts_give_the_same_objective_as_one_solve(arcs):
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 6), st.integers(0, 30)), max_size=30))
 def test_dual_bound_bounds_the_optimum_and_each_sum(arcs):
-    seen = {}
-    for r, c, w in arcs:
-        seen.setdefault((r, c), w)
-    rows = np.array([r for r, _ in seen], dtype=np.int64)
-    cols = np.array([c for _, c in seen], dtype=np.int64)
-    weights = np.array(list(seen.values()), dtype=np.int64)
+    seen, rows, cols, weights = _distinct_arcs(arcs)
     best_u, best_h = np.zeros(8, np.int64), np.zeros(7, np.int64)
     np.maximum.at(best_u, rows, weights)
     np.maximum.at(best_h, cols, weights)
