@@ -241,21 +241,39 @@ def lp_duals(rows, cols, costs, fees, groups, budgets, n_rows, n_cols, start, si
     return u, v, lam, values
 
 
-def plain_duals(arcs, arc_ids: np.ndarray, costs: np.ndarray, start: np.ndarray):
-    """The LP duals of the plain matching (no budgets) on the arcs
-    ``arc_ids`` of ``arcs`` with integer ``costs``, started from the arcs
-    ``start``: (rows, cols, position of every arc among ``arc_ids`` or -1,
-    the start's positions, u, v, lam, certify), where ``certify()`` is
-    :func:`certify` of those duals with no budgets."""
+@dataclass(frozen=True)
+class PlainDuals:
+    """The LP duals of the plain matching (no budgets) on some arcs:
+    their rows and columns, each arc's position among them (-1 for none),
+    the start's positions, and the duals ``u``, ``v``, ``lam``."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    costs: np.ndarray
+    position: np.ndarray
+    at_start: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    lam: np.ndarray
+
+    def certificate(self) -> Certificate | None:
+        """:func:`certify` of these duals, with no budgets."""
+        n = len(self.rows)
+        return certify(self.rows, self.cols, self.costs, np.zeros(n, np.int64), np.full(n, -1, np.int64),
+                       np.zeros(0, np.int64), [], self.u, self.v, self.lam)
+
+
+def plain_duals(arcs, arc_ids: np.ndarray, costs: np.ndarray, start: np.ndarray) -> PlainDuals:
+    """The LP duals of the plain matching on the arcs ``arc_ids`` of
+    ``arcs`` with integer ``costs``, started from the arcs ``start``."""
     rows, cols = arcs.rows[arc_ids], arcs.cols[arc_ids]
     position = np.full(len(arcs.rows), -1, np.int64)
     position[arc_ids] = np.arange(len(arc_ids))
     at_start = position[start]
-    no_groups, no_fees = np.full(len(arc_ids), -1, np.int64), np.zeros(len(arc_ids), np.int64)
-    no_budgets = np.zeros(0, np.int64)
-    u, v, lam, _ = lp_duals(rows, cols, costs, no_fees, no_groups, no_budgets, arcs.n_rows, arcs.n_cols, at_start, [])
-    return rows, cols, position, at_start, u, v, lam, \
-        (lambda: certify(rows, cols, costs, no_fees, no_groups, no_budgets, [], u, v, lam))
+    n = len(arc_ids)
+    u, v, lam, _ = lp_duals(rows, cols, costs, np.zeros(n, np.int64), np.full(n, -1, np.int64),
+                            np.zeros(0, np.int64), arcs.n_rows, arcs.n_cols, at_start, [])
+    return PlainDuals(rows, cols, costs, position, at_start, u, v, lam)
 
 
 def certify(rows, cols, costs, fees, groups, budgets, sides, u, v, lam) -> Certificate | None:

@@ -41,7 +41,8 @@ def contact_reduction(arcs: Arcs, side: SideConstraints, arc_ids: np.ndarray, co
     contact pairs must cost. All in integers on the dual grid, so no
     floating tolerance reaches the answer."""
     n_rows, n_cols = arcs.n_rows, arcs.n_cols
-    rows, cols, position, at_start, u, v, _, _ = _budgets.plain_duals(arcs, arc_ids, costs, start)
+    duals = _budgets.plain_duals(arcs, arc_ids, costs, start)
+    rows, cols, position, at_start, u, v = duals.rows, duals.cols, duals.position, duals.at_start, duals.u, duals.v
 
     largest = int(np.abs(costs).max()) if len(costs) else 0
     # Every sum below adds at most len(costs) terms of at most 4 * largest * 2**bits.

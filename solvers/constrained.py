@@ -378,8 +378,8 @@ def _reduced_by_duals(arcs: Arcs, arc_ids: np.ndarray, costs: np.ndarray, start:
     ``P + d_j`` not above the start's value is in no better solution. The
     start's and the fixed arcs are kept. ``None`` when the costs are too
     large for the exact certificate."""
-    _, _, position, at_start, _, _, _, certify = _budgets.plain_duals(arcs, arc_ids, costs, start)
-    certificate = certify()
+    duals = _budgets.plain_duals(arcs, arc_ids, costs, start)
+    position, at_start, certificate = duals.position, duals.at_start, duals.certificate()
     if certificate is None:
         return None
     keep = certificate.may_beat(int(costs[at_start].sum()))
