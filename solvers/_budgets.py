@@ -169,6 +169,33 @@ def coefficients(fees, groups, sides, ids):
     return tuple(np.concatenate(parts) for parts in zip(*entries))
 
 
+_highs_greeted = False
+
+
+def _greet_highs_on_stderr() -> None:
+    """HiGHS prints its banner on standard output when the first solver of
+    a process is made; that would mix into output meant for a pipe (a
+    proposal's summary, JSON). The first one is made here with standard
+    output pointed at standard error for that moment."""
+    global _highs_greeted
+    if _highs_greeted:
+        return
+    import os
+    import sys
+
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _highs_greeted = True
+
+
 def lp_duals(rows, cols, costs, fees, groups, budgets, n_rows, n_cols, start, sides):
     """LP duals of the budgeted matching with its cuts, by column generation.
 
@@ -182,6 +209,7 @@ def lp_duals(rows, cols, costs, fees, groups, budgets, n_rows, n_cols, start, si
     """
     import highspy
 
+    _greet_highs_on_stderr()
     n_arcs = len(rows)
     costs_f = costs.astype(np.float64)
     # First restricted LP: the best few arcs of each row, the best few

@@ -355,38 +355,9 @@ and the duals, raised where an arc needs it, give a bound on the full
 problem. Beyond it the second pass (as long as the first) is left out."""
 
 
-_highs_greeted = False
-
-
-def _greet_highs_on_stderr() -> None:
-    """HiGHS prints its banner on standard output when the first solver of
-    a process is made; that would mix into output meant for a pipe (the
-    summary). The first one is made here with standard output pointed at
-    standard error for that moment."""
-    global _highs_greeted
-    if _highs_greeted:
-        return
-    import os
-    import sys
-
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    _highs_greeted = True
-
-
 def _lp_duals(rows, cols, weights, n_rows, n_cols) -> tuple[np.ndarray, np.ndarray]:
     """Non-negative duals (rows, columns) of the matching LP on these arcs."""
     from solvers import _budgets
-
-    _greet_highs_on_stderr()
 
     n = len(rows)
     u, v, _, _ = _budgets.lp_duals(rows, cols, weights, np.zeros(n, np.int64), np.full(n, -1, np.int64),

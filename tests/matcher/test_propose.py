@@ -251,3 +251,22 @@ def test_every_agency_budgeted_is_certified_within_the_gap_in_a_short_limit(tmp_
     assert check_validity(capped, world) == []
     assert capped.status == "optimal" or (not capped.stopped and capped.gap <= 0.001)
     assert capped.objective <= capped.bound < plain.objective
+
+
+def test_stdout_holds_the_summary_only_when_budgets_run_highs(tmp_path):
+    """HiGHS greets on standard output when a process makes its first
+    solver; the budgeted path's LP points that at standard error, so a
+    summary piped on is the summary alone."""
+    import subprocess
+    import sys
+
+    children, households = write_region(tmp_path, seed=5, n_children=120, n_households=90)
+    done = subprocess.run([sys.executable, "-c", "import sys; from matcher.cli import main; sys.exit(main())",
+                           "propose", "--children", str(children), "--households", str(households),
+                           "--as-of", AS_OF.isoformat(), "--out", str(tmp_path / "links.csv"),
+                           "--budget", "LA01=30000", "--budget", "LA02=30000"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Batch proposal"), done.stdout[:200]
+    assert "Running HiGHS" not in done.stdout and "Copyright" not in done.stdout
+    assert "budget" in done.stdout.lower()
