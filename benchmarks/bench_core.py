@@ -10,12 +10,14 @@ Then, in one run, side by side:
 - ``max_weight_matching`` with ``backend="auto"`` (what ``propose`` runs)
   and with every back end of the registry that fits (whole call on the arc
   arrays: validation, duplicate check, compaction, solve, read-back);
-- peers, each where it fits in memory: scipy's dense
+- peers, each where it fits in memory (dense: up to the machine's memory
+  / 32 bytes cells): scipy's dense
   ``linear_sum_assignment`` on the ``-w`` matrix (built before the clock),
   scipy's ``min_weight_full_bipartite_matching`` on the matrix padded with
   one zero-weight stand-in column per row (**timed including building that
   matrix from the arcs**, the ordinary way: COO then CSR), ``lap.lapjv``
-  with ``extend_cost`` on the dense matrix, and OR-Tools' min-cost flow
+  with ``extend_cost`` on the dense matrix (only while the square it pads
+  to has at most 25 M cells: hours beyond), and OR-Tools' min-cost flow
   (built and solved from the arcs).
 
 Prints seconds (median of ``--repeat``; once when a run exceeds 20 s),
@@ -31,8 +33,19 @@ import numpy as np
 from benchmarks.common import AS_OF, DATA, clock, machine, region
 
 REPEAT = 3
-# Dense peers need a float64 matrix of rows x columns (plus scipy's copy).
-_DENSE_CELLS = 300_000_000
+
+
+def _dense_cells() -> int:
+    """The most cells a dense peer is given: a float64 matrix of rows x
+    columns, scipy's working copy and ours (12 bytes a cell) must fit in
+    the machine's memory with room to spare (32 bytes a cell in all)."""
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 32
+
+
+_DENSE_CELLS = _dense_cells()
+_LAPJV_SQUARE_CELLS = 25_000_000
 
 
 def region_arcs(n_children: int, n_households: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
@@ -122,8 +135,9 @@ def run_shape(n_children: int, n_households: int, repeat: int, skip_slow: bool) 
         lines.append(f"  {name:44s} {seconds:8.3f} s  objective {objective:,}{extra}")
         print(lines[-1], flush=True)
 
-    if rows.size <= 5_000_000:  # one untimed run on these arcs first: every solver is timed warm
-        max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols)
+    # One untimed run on these arcs first, at every size: every solver is timed
+    # warm (a first call on 70 M arcs measured 13.9 s against 9.7 s after it).
+    max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols)
     seconds, result = clock(lambda: max_weight_matching(rows, cols, weights, n_rows=n_rows, n_cols=n_cols), repeat)
     note(ours, "ours: auto", seconds, result.objective, f"  [{result.backend}]")
     dense_fits = units * homes <= _DENSE_CELLS
@@ -149,7 +163,9 @@ def run_shape(n_children: int, n_households: int, repeat: int, skip_slow: bool) 
         matrix = dense_matrix(r, c, weights, row_ids.size, col_ids.size)
         seconds, (a, b) = clock(lambda: linear_sum_assignment(matrix), repeat)
         note(peers, "peer: scipy linear_sum_assignment (dense)", seconds, int(-matrix[a, b].sum()))
-        if row_ids.size * col_ids.size <= 10_000_000 or not skip_slow:
+        # lapjv pads a rectangle to a square of the longer side: 16 s on
+        # 247 x 3,214 (a 10 M-cell square), hours past that.
+        if max(row_ids.size, col_ids.size) ** 2 <= _LAPJV_SQUARE_CELLS:
             import lap
 
             seconds, out = clock(lambda: lap.lapjv(matrix, extend_cost=True, return_cost=False), 1)
@@ -176,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", nargs="*", help="children x households, e.g. 2000x20000")
     parser.add_argument("--repeat", type=int, default=REPEAT)
     parser.add_argument("--skip-slow", action="store_true",
-                        help="leave out the OR-Tools runs and lapjv on arc sets above 5 M arcs")
+                        help="leave out the OR-Tools flow on arc sets above 5 M arcs")
     parser.add_argument("--scorer", action="store_true",
                         help="also run the fused scorer's figures (benchmarks.bench_scorer: eligibility + scoring "
                              "against the numpy reference and numpy's read bandwidth, same run)")
