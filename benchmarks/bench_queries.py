@@ -37,18 +37,11 @@ def world_for(n_children: int, n_households: int):
     return region_from_files(str(children), str(households), AS_OF)
 
 
-def one_unit(world, samples: int = 300) -> list[float]:
-    from features.eligibility import eligible
-    from matcher.scoring.scorer import score_pairs
-
-    rng = np.random.default_rng(0)
-    rows = rng.choice(world.waiting_unit_rows, size=samples)
+def unit_query_times(world, query, samples: int = 300) -> list[float]:
+    """Seconds of ``query(row)`` on ``samples`` random waiting units (seed
+    0), after 20 untimed ones."""
+    rows = np.random.default_rng(0).choice(world.waiting_unit_rows, size=samples)
     _ = world.tables  # warm: tables are built once per region
-
-    def query(row):
-        hits = np.flatnonzero(eligible(world.unit_arrays, np.array([row]), world.tables)[0])
-        score_pairs(world.unit_arrays, world.household_arrays, np.full(len(hits), row), hits, WEIGHTS, cache=world.cache)
-
     for row in rows[:20]:
         query(row)
     out = []
@@ -57,6 +50,19 @@ def one_unit(world, samples: int = 300) -> list[float]:
         query(row)
         out.append(time.perf_counter() - start)
     return out
+
+
+def one_unit(world, samples: int = 300) -> list[float]:
+    """The numpy path of one unit's query: the rule masks, then the scorer
+    on the eligible households."""
+    from features.eligibility import eligible
+    from matcher.scoring.scorer import score_pairs
+
+    def query(row):
+        hits = np.flatnonzero(eligible(world.unit_arrays, np.array([row]), world.tables)[0])
+        score_pairs(world.unit_arrays, world.household_arrays, np.full(len(hits), row), hits, WEIGHTS, cache=world.cache)
+
+    return unit_query_times(world, query, samples)
 
 
 def plain_loop_rate(world, n_units: int = 3) -> float:

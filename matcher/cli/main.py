@@ -775,6 +775,7 @@ def serve(host: str, port: str, db: str | None, demo: bool, out: str | None) -> 
     elif out is not None:
         raise InputError(Problem("command line", None, "--out", out, "--out only with --demo"))
     api.store_provenance(db)  # a store that is not there or not initialised is refused before serving
+    api.load_scorer()  # queries use the compiled scorer from the first one
     click.echo(f"serving {api.store_location(db)} on http://{host}:{number} (OpenAPI at /openapi.json)", err=True)
     uvicorn.run(create_app(db), host=host, port=number, log_level="warning")
 

@@ -150,6 +150,22 @@ def _use_kernel(region: Region, rows: np.ndarray) -> bool:
     return len(rows) * region.tables.n_households >= least
 
 
+def load_kernel(region: Region) -> None:
+    """Load the compiled scorer into this process now, by running its
+    passes once on one waiting unit of ``region``: numba and the machine
+    code from its on-disk cache, about half a second. From then on queries
+    of :data:`KERNEL_MIN_CANDIDATES` candidate pairs or more use it (see
+    :func:`_use_kernel`)."""
+    from matcher.scoring import kernel
+
+    rows = region.waiting_unit_rows[:1]
+    kernel.all_scores(region.unit_arrays, region.household_arrays, region.tables, rows, region.excluded_keys,
+                      Weights(), 1, region.cache)
+    u, h = kernel.eligible_pairs(region.unit_arrays, region.household_arrays, region.tables, rows,
+                                 region.excluded_keys, 1, region.cache)
+    kernel.score_pairs(region.unit_arrays, region.household_arrays, u, h, Weights(), 1, region.cache)
+
+
 def eligible_pairs(region: Region, unit_rows: np.ndarray | None = None, workers: int = 2,
                    progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Every eligible (unit row, household row) pair, units in ``unit_rows``

@@ -39,3 +39,29 @@ def test_serve_refuses_bad_demo_options_with_status_2(run_cli, tmp_path, monkeyp
     status, _, err = run_cli("serve", *args)
     assert status == 2, err
     assert not any(tmp_path.iterdir())
+
+
+def test_serve_loads_the_compiled_scorer_before_it_listens(tmp_path):
+    """A served process answers its first large query with the compiled
+    scorer, not the numpy path a one-off command keeps (a fresh interpreter:
+    this test process may have loaded the kernel already)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import uvicorn
+from matcher.cli import main
+from matcher.scoring.scorer import kernel_loaded
+
+seen = {}
+def run(app, **kwargs):
+    seen['kernel'] = kernel_loaded()
+uvicorn.run = run
+assert not kernel_loaded()
+status = main(['serve', '--demo', '--out', sys.argv[1], '--port', '8765'])
+print('status', status, 'kernel', seen.get('kernel'))
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], capture_output=True, text=True,
+                          timeout=300)
+    assert "status 0 kernel True" in done.stdout, done.stdout + done.stderr
