@@ -161,9 +161,12 @@ def load_kernel(region: Region) -> None:
     rows = region.waiting_unit_rows[:1]
     kernel.all_scores(region.unit_arrays, region.household_arrays, region.tables, rows, region.excluded_keys,
                       Weights(), 1, region.cache)
-    u, h = kernel.eligible_pairs(region.unit_arrays, region.household_arrays, region.tables, rows,
-                                 region.excluded_keys, 1, region.cache)
-    kernel.score_pairs(region.unit_arrays, region.household_arrays, u, h, Weights(), 1, region.cache)
+    kernel.eligible_pairs(region.unit_arrays, region.household_arrays, region.tables, rows,
+                          region.excluded_keys, 1, region.cache)
+    # Any pair will do for the scorer alone (it does not check eligibility).
+    if len(rows) and region.tables.n_households:
+        one = np.zeros(1, np.int64)
+        kernel.score_pairs(region.unit_arrays, region.household_arrays, rows[:1], one, Weights(), 1, region.cache)
 
 
 def eligible_pairs(region: Region, unit_rows: np.ndarray | None = None, workers: int = 2,

@@ -56,7 +56,10 @@ from matcher.scoring.scorer import kernel_loaded
 
 seen = {}
 def run(app, **kwargs):
-    seen['kernel'] = kernel_loaded()
+    from matcher.scoring import kernel
+    # loaded, and its machine code too (each pass has a compiled signature)
+    seen['kernel'] = kernel_loaded() and all(
+        getattr(kernel, name).signatures for name in ('_count_block', '_fill_block', '_score_runs', '_half_chords'))
 uvicorn.run = run
 assert not kernel_loaded()
 status = main(['serve', '--demo', '--out', sys.argv[1], '--port', '8765'])
