@@ -272,7 +272,7 @@ def create_app(db: str | os.PathLike | None = None, *, as_of: dt.date | None = N
         # The model has no location fields: they cannot leave by mistake.
         return HouseholdForMatching(**{k: v for k, v in record.items() if k in HouseholdForMatching.model_fields})
 
-    _add_pages(app, store, today, region)
+    _add_pages(app, store, today, region, audit.record)
     return app
 
 
@@ -364,10 +364,11 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _add_pages(app: FastAPI, store, today, region) -> None:
+def _add_pages(app: FastAPI, store, today, region, audit_read) -> None:
     """The server-side pages (:mod:`matcher.web.pages`), the vendored static
     files (HTMX, the style sheet) and the security headers on every
-    response, the JSON API's included."""
+    response, the JSON API's included. The pages' reads are audited through
+    ``audit_read``: the API's group commit."""
     from pathlib import Path
 
     from fastapi.staticfiles import StaticFiles
@@ -376,7 +377,7 @@ def _add_pages(app: FastAPI, store, today, region) -> None:
 
     app.add_middleware(_SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    add_pages(app, store, today, region, COOKIE)
+    add_pages(app, store, today, region, COOKIE, audit_read)
 
 
 def _csrf_ok(expected: str, given: str | None) -> bool:

@@ -111,10 +111,11 @@ def _same_origin(request: Request) -> bool:
     return given.netloc == request.headers.get("host", "") and given.scheme == request.url.scheme
 
 
-def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
+def add_pages(app: FastAPI, store, today, region, cookie: str, audit_read: Callable) -> None:
     """Add the pages to ``app`` (the JSON API's application): ``store`` is
     the store, ``today()`` the query date, ``region()`` the region now,
-    ``cookie`` the session cookie's name."""
+    ``cookie`` the session cookie's name, ``audit_read`` what writes a
+    read's audit row (the API's group commit, :class:`~matcher.web.app.AuditGroup`)."""
 
     def viewer(request: Request) -> Viewer:
         found = api.web_session(store, request.cookies.get(cookie))
@@ -233,7 +234,7 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
                 answer = api.rank(here, child_id=child_id, options=api.QueryOptions(top=TOP))
             except api.LookupInputError as error:  # a child who is not waiting, say
                 raise PageProblem(409, "Not ranked", str(error), who) from None
-            api.audit_read(store, "rank", f"rank --child {child_id} --top {TOP}", child_id=child_id)
+            audit_read("rank", f"rank --child {child_id} --top {TOP}", child_id=child_id)
         results = [dict(r, signed=_signed(r)) for r in answer["results"]]
         return {"record": record, "answer": answer, "results": results,
                 "near_misses": answer.get("near_misses", ())}
@@ -259,8 +260,8 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
                     why["answer"] = api.why_not(here, child_id=child_id, household_id=household)
                     if why["answer"]["eligible"] and why["answer"].get("reasons"):
                         why["signed"] = _signed(why["answer"])
-                    api.audit_read(store, "why-not", f"why-not --child {child_id} --household {household}",
-                                   child_id=child_id, household_id=household)
+                    audit_read("why-not", f"why-not --child {child_id} --household {household}",
+                               child_id=child_id, household_id=household)
             except api.LookupInputError:
                 why["problem"] = f"There is no household {household} in the region."
         if _fragment(request):
@@ -363,7 +364,7 @@ def add_pages(app: FastAPI, store, today, region, cookie: str) -> None:
         return render("audit.html", who=who, title="Audit", rows=rows[:AUDIT_ROWS_SHOWN], total=len(rows))
 
     kit = PageKit(store=store, today=today, region=region, viewer=viewer, checked_form=checked_form,
-                  own_child=own_child)
+                  own_child=own_child, audit_read=audit_read)
     for add_more in _more_pages():
         add_more(app, kit)
 
@@ -373,7 +374,10 @@ class PageKit:
     """What a module of further pages needs from :func:`add_pages`: the
     store, the query date and region, and the dependencies that find the
     viewer (``viewer``), check a form's CSRF token (``checked_form``) and
-    keep a child within the viewer's agency (``own_child``)."""
+    keep a child within the viewer's agency (``own_child``), and write a
+    read's audit row before its answer leaves (``audit_read(action, what,
+    child_id=, household_id=)``, grouped with concurrent reads' rows in one
+    commit)."""
 
     store: object
     today: Callable
@@ -381,6 +385,7 @@ class PageKit:
     viewer: Callable
     checked_form: Callable
     own_child: Callable
+    audit_read: Callable
 
 
 def _more_pages() -> list[Callable]:

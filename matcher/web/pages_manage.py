@@ -98,7 +98,7 @@ def add_manage_pages(app: FastAPI, kit) -> None:
 
     def start(who, kind: str, params: dict, audit: str):
         with api.acting(how="web", acting_for=who.username):
-            api.audit_read(kit.store, kind, audit)
+            kit.audit_read(kind, audit)
         job = jobs.start(kind, params, who.agency, who.username)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 

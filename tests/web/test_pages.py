@@ -350,3 +350,31 @@ def test_a_household_page_shows_only_the_own_agency_s_units(site):
     assert str(record["lat"]) not in page and str(record["lon"]) not in page
     placed = next(h["household_id"] for h in site["households"] if h["status"] != "approved")
     assert login(site, "finder").get(f"/households/{placed}").status_code == 409
+
+
+def test_page_reads_are_audited_through_the_group_commit(site, monkeypatch):
+    """A page's read writes its audit row through the API's group commit
+    (one transaction for the rows of concurrent reads), before the page
+    leaves: a page whose row cannot be written gives no answer."""
+    client = login(site, "finder")
+    child, households = ranked_child(site, site["own"], 3)
+    write, written = api.audit_reads, []
+
+    def recording(db, reads):
+        reads = list(reads)
+        written.extend((r.action, r.how, r.acting_for, r.child_id) for r in reads)
+        write(db, reads)
+
+    monkeypatch.setattr(api, "audit_reads", recording)
+    assert client.get(f"/children/{child}").status_code == 200
+    assert client.get(f"/children/{child}/why-not", params={"household": households[0]}).status_code == 200
+    assert ("rank", "web", "finder", child) in written and ("why-not", "web", "finder", child) in written
+
+    def broken(db, reads):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(api, "audit_reads", broken)
+    quiet = TestClient(site["app"], raise_server_exceptions=False)
+    quiet.cookies = client.cookies
+    answer = quiet.get(f"/children/{child}")
+    assert answer.status_code == 500 and households[0] not in answer.text
