@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,40 +28,57 @@ def _rows(path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def site(request, tmp_path_factory):
-    """A store (each back end, made once for the module: each test that
-    changes it works on its own child) holding a generated region, with one
-    account per role for agency A (the agency with the most waiting
-    children), a family finder of another agency B, and the app."""
-    folder = tmp_path_factory.mktemp("pages")
+@contextmanager
+def region_site(tmp_path_factory, backend: str, name: str, accounts):
+    """A store on ``backend`` (``sqlite`` or ``postgresql``, a database of
+    its own named after ``name``) holding a generated region, the
+    ``accounts`` as (username, role, "own" / "other" / None), agency A being
+    the agency with the most waiting children and B the next, and the app."""
+    folder = tmp_path_factory.mktemp(name)
     region = write_region(folder, n_children=120, n_households=180)
     with ExitStack() as stack:
-        if request.param == "sqlite":
+        if backend == "sqlite":
             db = str(folder / "register.sqlite3")
         else:
-            db = stack.enter_context(throwaway_postgres_database("matcher_pages"))
+            db = stack.enter_context(throwaway_postgres_database(f"matcher_{name}"))
         api.init_store(db)
         api.import_files(region[0], region[1], AS_OF, db)
         children = _rows(region[0])
         waiting = [r for r in children if r["status"] == "waiting"]
         counts = Counter(r["agency_id"] for r in waiting)
         own, other = sorted(counts, key=lambda a: (-counts[a], a))[:2]
-        for name, role, agency in (("finder", "family_finder", own), ("manager", "agency_manager", own),
-                                   ("admin", "admin", None), ("stranger", "family_finder", other),
-                                   ("outsider", "agency_manager", other)):
-            api.add_user(db, name, role, agency, PASSWORD)
+        agencies = {"own": own, "other": other, None: None}
+        for username, role, agency in accounts:
+            api.add_user(db, username, role, agencies[agency], PASSWORD)
         yield {"db": db, "app": create_app(db, as_of=AS_OF), "own": own, "other": other, "children": children,
                "waiting": waiting, "households": _rows(region[1])}
         api.close_store(db)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request, tmp_path_factory):
+    """A store (each back end, made once for the module: each test that
+    changes it works on its own child) holding a generated region, with one
+    account per role for agency A (the agency with the most waiting
+    children), a family finder of another agency B, and the app."""
+    with region_site(tmp_path_factory, request.param, "pages",
+                     (("finder", "family_finder", "own"), ("manager", "agency_manager", "own"),
+                      ("admin", "admin", None), ("stranger", "family_finder", "other"),
+                      ("outsider", "agency_manager", "other"))) as made:
+        yield made
+
+
+def login_token(client: TestClient) -> str:
+    """The token of the login form, as a browser gets it."""
+    form = client.get("/login")
+    assert form.status_code == 200
+    return re.search(r'name="login_token" value="([^"]+)"', form.text).group(1)
+
+
 def login(site, username: str) -> TestClient:
     """A client logged in through the login form."""
     client = TestClient(site["app"])
-    form = client.get("/login")
-    assert form.status_code == 200
-    token = re.search(r'name="login_token" value="([^"]+)"', form.text).group(1)
+    token = login_token(client)
     answer = client.post("/login", data={"username": username, "password": PASSWORD, "login_token": token},
                          follow_redirects=False)
     assert answer.status_code == 303, answer.text
@@ -123,7 +140,7 @@ def test_the_login_form_needs_its_token(site):
 
 def test_a_form_from_another_site_is_refused_even_with_its_token(site):
     client = TestClient(site["app"])
-    token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
+    token = login_token(client)
     answer = client.post("/login", data={"username": "finder", "password": PASSWORD, "login_token": token},
                          headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False)
     assert answer.status_code == 403 and not client.cookies.get(COOKIE)
@@ -136,7 +153,7 @@ def test_a_form_from_another_site_is_refused_even_with_its_token(site):
 
 def test_a_wrong_password_shows_the_form_again_and_opens_no_session(site):
     client = TestClient(site["app"])
-    token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
+    token = login_token(client)
     answer = client.post("/login", data={"username": "finder", "password": "wrong", "login_token": token})
     assert answer.status_code == 401 and 'id="login-problem"' in answer.text
     assert not client.cookies.get(COOKIE)
@@ -144,7 +161,7 @@ def test_a_wrong_password_shows_the_form_again_and_opens_no_session(site):
 
 def test_login_never_redirects_to_another_site(site):
     client = TestClient(site["app"])
-    token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
+    token = login_token(client)
     answer = client.post("/login", data={"username": "finder", "password": PASSWORD, "login_token": token,
                                          "next": "//evil.example/x"}, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/children"

@@ -11,16 +11,14 @@ from __future__ import annotations
 import io
 import itertools
 import re
-from contextlib import ExitStack
 
 import pytest
 from fastapi.testclient import TestClient
 
 from matcher import api
-from matcher.web.app import COOKIE, create_app
-from tests.conftest import AS_OF, write_region
-from tests.store.conftest import throwaway_postgres_database
-from tests.web.test_pages import PASSWORD, _rows, csrf, login, ranked_child
+from matcher.web.app import COOKIE
+from tests.conftest import AS_OF
+from tests.web.test_pages import PASSWORD, csrf, login, login_token, ranked_child, region_site
 
 NEW_PASSWORD = "a much better passphrase"
 TEMPORARY = "temporary passphrase 1"
@@ -33,27 +31,10 @@ def site(request, tmp_path_factory):
     generated region, an admin, a family finder and a manager of agency A
     (the agency with the most waiting children), a family finder of agency
     B, and the app. Tests that change an account make their own."""
-    folder = tmp_path_factory.mktemp("accounts")
-    region = write_region(folder, n_children=120, n_households=180)
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            db = str(folder / "register.sqlite3")
-        else:
-            db = stack.enter_context(throwaway_postgres_database("matcher_accounts"))
-        api.init_store(db)
-        api.import_files(region[0], region[1], AS_OF, db)
-        children = _rows(region[0])
-        waiting = [r for r in children if r["status"] == "waiting"]
-        counts: dict[str, int] = {}
-        for r in waiting:
-            counts[r["agency_id"]] = counts.get(r["agency_id"], 0) + 1
-        own, other = sorted(counts, key=lambda a: (-counts[a], a))[:2]
-        for name, role, agency in (("finder", "family_finder", own), ("manager", "agency_manager", own),
-                                   ("admin", "admin", None), ("stranger", "family_finder", other)):
-            api.add_user(db, name, role, agency, PASSWORD)
-        yield {"db": db, "app": create_app(db, as_of=AS_OF), "own": own, "other": other, "children": children,
-               "waiting": waiting, "households": _rows(region[1])}
-        api.close_store(db)
+    with region_site(tmp_path_factory, request.param, "accounts",
+                     (("finder", "family_finder", "own"), ("manager", "agency_manager", "own"),
+                      ("admin", "admin", None), ("stranger", "family_finder", "other"))) as made:
+        yield made
 
 
 def unused_child(site) -> tuple[str, list[str]]:
@@ -76,20 +57,21 @@ def fresh_user(site, role: str = "family_finder", agency: str | None = "own") ->
     return name
 
 
-def login_with(site, username: str, password: str) -> TestClient:
+def _post_login(site, username: str, password: str) -> tuple[TestClient, object]:
     client = TestClient(site["app"])
-    token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
-    answer = client.post("/login", data={"username": username, "password": password, "login_token": token},
-                         follow_redirects=False)
+    answer = client.post("/login", data={"username": username, "password": password,
+                                         "login_token": login_token(client)}, follow_redirects=False)
+    return client, answer
+
+
+def login_with(site, username: str, password: str) -> TestClient:
+    client, answer = _post_login(site, username, password)
     assert answer.status_code == 303, answer.text
     return client
 
 
 def login_refused(site, username: str, password: str) -> bool:
-    client = TestClient(site["app"])
-    token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text).group(1)
-    answer = client.post("/login", data={"username": username, "password": password, "login_token": token},
-                         follow_redirects=False)
+    client, answer = _post_login(site, username, password)
     return answer.status_code == 401 and not client.cookies.get(COOKIE)
 
 
@@ -155,7 +137,7 @@ def test_a_wrong_current_password_counts_against_the_login_limit(site):
     # The account is now over its limit: the right password changes nothing, and logging in is refused.
     assert change(client, PASSWORD, NEW_PASSWORD).status_code == 400
     fresh = TestClient(site["app"])
-    token = re.search(r'name="login_token" value="([^"]+)"', fresh.get("/login").text).group(1)
+    token = login_token(fresh)
     answer = fresh.post("/login", data={"username": name, "password": PASSWORD, "login_token": token})
     assert answer.status_code == 429
     assert user_row(site, name)["password_changed_at"] is None
